@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xvmalloc: a two-level segregated fit (TLSF) allocator for small objects
+ * (up to PAGE_SIZE) kept in pages that may come from high memory.
+ *
+ * Objects are named by opaque handles, never by pointers: the memory behind
+ * a handle is reached only between xv_map() and xv_unmap(), or copied with
+ * xv_read() / xv_write().  Nothing here knows about swap or compression.
+ */
+#ifndef _XVMALLOC_H_
+#define _XVMALLOC_H_
+
+#include <linux/types.h>
+#include <linux/gfp.h>
+
+struct xv_pool;
+
+/**
+ * enum xv_mapmode - how the caller will use a mapping from xv_map()
+ * @XV_MM_RW: read and write; the object's content is valid on entry
+ * @XV_MM_RO: read only; changes are not written back
+ * @XV_MM_WO: write only; the whole object is written before xv_unmap()
+ */
+enum xv_mapmode {
+	XV_MM_RW,
+	XV_MM_RO,
+	XV_MM_WO,
+};
+
+/**
+ * struct xv_pool_stats - a snapshot of a pool's counters
+ * @objects: objects currently allocated
+ * @bytes_requested: sum of the sizes passed to xv_malloc() for live objects
+ * @bytes_in_pool: bytes of the pages the pool holds (pages_total * PAGE_SIZE)
+ * @pages_total: pages the pool holds
+ * @pages_highmem: of those, pages in high memory
+ * @alloc_failures: xv_malloc() calls that returned -ENOMEM
+ */
+struct xv_pool_stats {
+	u64 objects;
+	u64 bytes_requested;
+	u64 bytes_in_pool;
+	u64 pages_total;
+	u64 pages_highmem;
+	u64 alloc_failures;
+};
+
+/* Largest object xv_malloc() accepts. */
+#define XV_MAX_ALLOC_SIZE	PAGE_SIZE
+
+struct xv_pool *xv_create_pool(const char *name);
+void xv_destroy_pool(struct xv_pool *pool);
+
+int xv_malloc(struct xv_pool *pool, size_t size, gfp_t flags,
+	      unsigned long *handle);
+void xv_free(struct xv_pool *pool, unsigned long handle);
+
+void *xv_map(struct xv_pool *pool, unsigned long handle, enum xv_mapmode mm);
+void xv_unmap(struct xv_pool *pool, unsigned long handle);
+
+void xv_read(struct xv_pool *pool, unsigned long handle, void *dst);
+void xv_write(struct xv_pool *pool, unsigned long handle, const void *src);
+
+size_t xv_obj_size(struct xv_pool *pool, unsigned long handle);
+u64 xv_get_total_size_bytes(struct xv_pool *pool);
+unsigned long xv_get_total_pages(struct xv_pool *pool);
+void xv_get_stats(struct xv_pool *pool, struct xv_pool_stats *stats);
+
+int xv_check_pool(struct xv_pool *pool);
+
+#endif /* _XVMALLOC_H_ */
