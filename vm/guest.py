@@ -1,0 +1,137 @@
+"""A booted guest: QEMU + SSH + our modules and programs copied in + kernel log.
+
+`boot()` is what tests, `invoke shell` and `invoke bench` use."""
+
+from __future__ import annotations
+
+import re
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vm import paths, qemu
+from vm.errors import StepError
+from vm.image import Image
+from vm.kernel import KernelBuild
+from vm.ssh import Result, Ssh, SshError, wait_for_ssh
+from vm.step import say, tail
+
+BOOT_DEADLINE_S = 300.0
+_TS_RE = re.compile(r"^\[\s*(\d+\.\d+)\]")
+
+
+@dataclass
+class Guest:
+    flavour: str
+    machine: qemu.Qemu
+    ssh: Ssh
+    console_log: Path
+    release: str
+    modules_dir: str = "/root/modules"
+    bin_dir: str = "/root/bin"
+    programs: dict[str, str] = field(default_factory=dict)
+    boot_seconds: float = 0.0
+
+    @property
+    def hog(self) -> str:
+        return self.programs["hog"]
+
+    def run(self, cmd: str, timeout: float = 120.0, check: bool = True) -> Result:
+        if not self.machine.alive():
+            raise SshError(f"the guest is not running (it may have panicked); last console "
+                           f"lines:\n{tail(self.console_log, 30)}", self.console_log)
+        return self.ssh.run(cmd, timeout=timeout, check=check)
+
+    def put(self, local: Path, remote: str, mode: int | None = None) -> None:
+        self.ssh.put(local, remote, mode)
+
+    def get(self, remote: str, local: Path) -> None:
+        self.ssh.get(remote, local)
+
+    def dmesg(self) -> str:
+        return self.run("dmesg", timeout=60).stdout
+
+    def klog_mark(self) -> float:
+        """Timestamp of the newest kernel log line; see klog_since()."""
+        lines = self.dmesg().splitlines()
+        for line in reversed(lines):
+            if m := _TS_RE.match(line):
+                return float(m.group(1))
+        return 0.0
+
+    def klog_since(self, mark: float) -> str:
+        """Kernel log lines printed after *mark* (with their continuation lines)."""
+        keep: list[str] = []
+        taking = False
+        for line in self.dmesg().splitlines():
+            if m := _TS_RE.match(line):
+                taking = float(m.group(1)) > mark
+            if taking:
+                keep.append(line)
+        return "\n".join(keep)
+
+    def meminfo(self) -> dict[str, int]:
+        """/proc/meminfo in KiB by field."""
+        out: dict[str, int] = {}
+        for line in self.run("cat /proc/meminfo").stdout.splitlines():
+            name, _, rest = line.partition(":")
+            out[name] = int(rest.split()[0])
+        return out
+
+    def stop(self) -> None:
+        try:
+            self.ssh.close()
+        finally:
+            self.machine.stop()
+
+
+def _modules_tarball(kb: KernelBuild, dest: Path) -> Path:
+    """lib/modules/<release> of the kernel build (brd.ko, modules.builtin...)."""
+    tar = dest / "lib-modules.tar"
+    with tarfile.open(tar, "w") as t:
+        t.add(kb.modules_root / "lib" / "modules" / kb.release,
+              arcname=f"lib/modules/{kb.release}")
+    return tar
+
+
+def boot(kb: KernelBuild, image: Image, kos: dict[str, Path], programs: dict[str, Path],
+         accel: str = "auto", memory_mib: int = 2048, cpus: int = 2, tag: str = "") -> Guest:
+    """Boot *kb* on *image*, wait for ssh, copy modules and programs in."""
+    logs = paths.ensure(paths.logs_dir())
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    console = logs / f"console-{kb.flavour}{'-' + tag if tag else ''}-{stamp}.log"
+    cfg = qemu.QemuConfig(kb.bzimage, image.path, console, memory_mib, cpus, accel=accel)
+    t0 = time.monotonic()
+    machine = qemu.start(cfg)
+    try:
+        ssh = wait_for_ssh("127.0.0.1", machine.ssh_port, image.ssh_key, BOOT_DEADLINE_S,
+                           machine.alive, console)
+    except SshError as e:
+        alive = machine.alive()
+        machine.stop()
+        raise StepError("guest boot", f"{e} ({'still running' if alive else 'QEMU exited'})",
+                        console, tail(console, 30)) from e
+    g = Guest(kb.flavour, machine, ssh, console, kb.release,
+              boot_seconds=time.monotonic() - t0)
+    say(f"guest {kb.flavour}: ssh up after {g.boot_seconds:.1f}s ({machine.accel})")
+    try:
+        uname = g.run("uname -r").stdout.strip()
+        if uname != kb.release:
+            raise StepError("guest boot", f"guest runs {uname!r}, expected {kb.release!r}", console)
+        g.run(f"mkdir -p {g.modules_dir} {g.bin_dir}")
+        with tempfile.TemporaryDirectory() as td:
+            tar = _modules_tarball(kb, Path(td))
+            g.put(tar, "/tmp/lib-modules.tar")
+        g.run("tar -C / -xf /tmp/lib-modules.tar && rm /tmp/lib-modules.tar && depmod -a")
+        for name, ko in kos.items():
+            g.put(ko, f"{g.modules_dir}/{name}.ko")
+        for name, prog in programs.items():
+            remote = f"{g.bin_dir}/{name}"
+            g.put(prog, remote, mode=0o755)
+            g.programs[name] = remote
+    except BaseException:
+        g.stop()
+        raise
+    return g

@@ -1,0 +1,142 @@
+"""Start and stop an i386 guest in QEMU.
+
+User networking only, restrict=on, ssh forwarded from 127.0.0.1 on a free
+port; serial console to a log file; -no-reboot with panic=-1 so a panic ends
+the guest.  KVM is probed by booting (nested KVM here starts but prints
+nothing), with a fall back to TCG that is announced."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vm.errors import StepError
+from vm.step import say, tail
+
+QEMU = "qemu-system-i386"
+KVM_PROBE_SECONDS = 15.0
+_accel_choice: str | None = None
+
+
+@dataclass
+class QemuConfig:
+    kernel: Path
+    image: Path
+    console_log: Path
+    memory_mib: int = 2048
+    cpus: int = 2
+    extra_append: str = ""
+    accel: str = "auto"  # auto, kvm or tcg
+
+
+@dataclass
+class Qemu:
+    config: QemuConfig
+    ssh_port: int = 0
+    accel: str = ""
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def kernel_cmdline(extra: str = "") -> str:
+    # Everything after "--" is handed to init (tini), which runs our init script.
+    base = ("root=/dev/vda rw rootfstype=ext4 console=ttyS0,115200 panic=-1 "
+            "oops=panic softlockup_panic=0 printk.devkmsg=on")
+    return f"{base} {extra}".strip() + " init=/usr/bin/tini -- /usr/local/sbin/guest-init"
+
+
+def command(cfg: QemuConfig, accel: str, port: int) -> list[str]:
+    cpu = "host" if accel == "kvm" else "max"
+    return [
+        QEMU, "-machine", "pc", "-accel", accel, "-cpu", cpu,
+        "-m", str(cfg.memory_mib), "-smp", str(cfg.cpus),
+        "-nodefaults", "-display", "none", "-no-reboot",
+        "-kernel", str(cfg.kernel), "-append", kernel_cmdline(cfg.extra_append),
+        "-drive", f"file={cfg.image},format=raw,if=virtio,snapshot=on",
+        "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22",
+        "-device", "virtio-net-pci,netdev=n0",
+        "-device", "virtio-rng-pci",
+        "-serial", f"file:{cfg.console_log}",
+    ]
+
+
+def _spawn(cfg: QemuConfig, accel: str) -> Qemu:
+    port = free_port()
+    cfg.console_log.parent.mkdir(parents=True, exist_ok=True)
+    cfg.console_log.write_bytes(b"")
+    err_log = cfg.console_log.with_suffix(".qemu-stderr.log")
+    with err_log.open("wb") as err:
+        proc = subprocess.Popen(command(cfg, accel, port), stdin=subprocess.DEVNULL,
+                                stdout=err, stderr=subprocess.STDOUT)
+    q = Qemu(cfg, port, accel, proc)
+    time.sleep(0.5)
+    if not q.alive():
+        raise StepError("qemu start", f"{QEMU} exited at once with status {proc.returncode}",
+                        err_log, tail(err_log))
+    return q
+
+
+def _console_has_output(log: Path, seconds: float, q: Qemu) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and q.alive():
+        try:
+            if b"Linux version" in log.read_bytes():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def start(cfg: QemuConfig) -> Qemu:
+    """Boot the guest.  With accel=auto, try KVM (if /dev/kvm is usable) and keep
+    it only if the kernel prints within KVM_PROBE_SECONDS; else use TCG."""
+    global _accel_choice
+    if shutil.which(QEMU) is None:
+        raise StepError("qemu", f"{QEMU} not found: apt-get install qemu-system-x86")
+    for f in (cfg.kernel, cfg.image):
+        if not f.is_file():
+            raise StepError("qemu", f"{f} does not exist: run `invoke build` first")
+    accel = cfg.accel if cfg.accel != "auto" else (_accel_choice or "auto")
+    if accel == "auto":
+        if os.access("/dev/kvm", os.R_OK | os.W_OK):
+            q = _spawn(cfg, "kvm")
+            if _console_has_output(cfg.console_log, KVM_PROBE_SECONDS, q):
+                _accel_choice = "kvm"
+                say("qemu: KVM works, using it")
+                return q
+            q.stop()
+            say(f"qemu: /dev/kvm present but the guest printed nothing in "
+                f"{KVM_PROBE_SECONDS:.0f}s under KVM (nested KVM?): falling back to TCG")
+        else:
+            say("qemu: no usable /dev/kvm: using TCG (software emulation)")
+        accel = _accel_choice = "tcg"
+    q = _spawn(cfg, accel)
+    say(f"qemu: booting with {accel}, ssh on 127.0.0.1:{q.ssh_port}, console {cfg.console_log}")
+    return q
