@@ -1,0 +1,1195 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ramzswap: a compressing RAM block device, for swap or any other use.
+ *
+ * Pages written to /dev/ramzswapN are compressed with the crypto API and
+ * kept in an xvmalloc pool, whose pages may come from high memory.  Pages
+ * holding one repeated word (zero included) take no memory at all.  The
+ * interface follows zram's: a control class with hot_add and hot_remove,
+ * and per-device sysfs attributes (disksize, comp_algorithm, mem_limit,
+ * mem_used_max, reset, initstate, mm_stat, io_stat) plus xv_stat, the
+ * xvmalloc pool's own counters.
+ *
+ * Locking:
+ *  - init_lock (rwsem) serialises configuration and reset; it is not taken
+ *    in the I/O path: a device is only reset while nobody has it open.
+ *  - write_locks[] (mutexes hashed by page index) serialise writers of one
+ *    page, so that a partial-page read-modify-write cannot undo a
+ *    concurrent write to the same page.
+ *  - a compression stream is owned by one task (see comp.c).
+ *  - each table entry has a bit spinlock (RZS_LOCK) that guards the entry
+ *    and the object it names; the pool is only mapped under it.
+ * Order: write lock, then stream, then entry lock.  Nothing sleeps under
+ * an entry lock or while an object or a page is mapped.
+ */
+
+#define pr_fmt(fmt) "ramzswap: " fmt
+
+#include <linux/bio.h>
+#include <linux/bit_spinlock.h>
+#include <linux/bitops.h>
+#include <linux/blkdev.h>
+#include <linux/bvec.h>
+#include <linux/cpumask.h>
+#include <linux/ctype.h>
+#include <linux/device.h>
+#include <linux/highmem.h>
+#include <linux/idr.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/part_stat.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
+#include <linux/vmalloc.h>
+
+#include <xvmalloc.h>
+
+#include "ramzswap_drv.h"
+
+#define RZS_MAX_DEVICES		32
+
+/*
+ * Largest disksize whose table is addressable: the table holds one entry
+ * per page and is indexed by unsigned long.  vmalloc space limits it much
+ * further in practice (that case fails with -ENOMEM).
+ */
+#define RZS_MAX_PAGES		(SIZE_MAX / sizeof(struct rzs_table_entry))
+
+/*
+ * Allocation flags for the pool.  The first try must not enter direct
+ * reclaim (we may be writing a page out on behalf of reclaim); the second
+ * may sleep but must not start I/O.  The caller holds no spinlock and maps
+ * nothing during either.
+ */
+#define RZS_GFP_FAST	(__GFP_KSWAPD_RECLAIM | __GFP_NOWARN | \
+			 __GFP_NOMEMALLOC | __GFP_HIGHMEM)
+#define RZS_GFP_SLOW	(GFP_NOIO | __GFP_NOWARN | __GFP_HIGHMEM)
+
+static DEFINE_IDR(rzs_index_idr);
+/* Protects rzs_index_idr and device addition and removal. */
+static DEFINE_MUTEX(rzs_index_mutex);
+
+static int rzs_major;
+static const char *rzs_default_comp = "lzo-rle";
+
+static unsigned int num_devices = 1;
+module_param(num_devices, uint, 0444);
+MODULE_PARM_DESC(num_devices, "Number of devices created at load (1-32, default 1)");
+
+static unsigned int logical_block_size = 4096;
+module_param(logical_block_size, uint, 0444);
+MODULE_PARM_DESC(logical_block_size,
+		 "Logical block size in bytes, 4096 (default) or 512");
+
+static const struct block_device_operations rzs_devops;
+
+/* ---- table entries ---------------------------------------------------- */
+
+/*
+ * The entry lock.  Sparse sees the bit lock as the context "bitlock"
+ * (bit_spinlock.h's annotation), hence the __acquires(bitlock).
+ */
+static void rzs_slot_lock(struct ramzswap *rzs, unsigned long index)
+	__acquires(bitlock)
+{
+	bit_spin_lock(RZS_LOCK, &rzs->table[index].flags);
+}
+
+#define rzs_slot_trylock(rzs, index)	\
+	bit_spin_trylock(RZS_LOCK, &(rzs)->table[index].flags)
+
+static void rzs_slot_unlock(struct ramzswap *rzs, unsigned long index)
+	__releases(bitlock)
+{
+	bit_spin_unlock(RZS_LOCK, &rzs->table[index].flags);
+}
+
+/* The flag and size helpers need the entry lock held. */
+static bool rzs_test_flag(struct ramzswap *rzs, unsigned long index,
+			  enum rzs_pageflags flag)
+{
+	return rzs->table[index].flags & BIT(flag);
+}
+
+static void rzs_set_flag(struct ramzswap *rzs, unsigned long index,
+			 enum rzs_pageflags flag)
+{
+	rzs->table[index].flags |= BIT(flag);
+}
+
+static void rzs_clear_flag(struct ramzswap *rzs, unsigned long index,
+			   enum rzs_pageflags flag)
+{
+	rzs->table[index].flags &= ~BIT(flag);
+}
+
+static unsigned int rzs_get_obj_size(struct ramzswap *rzs, unsigned long index)
+{
+	return rzs->table[index].flags & RZS_SIZE_MASK;
+}
+
+static void rzs_set_obj_size(struct ramzswap *rzs, unsigned long index,
+			     unsigned int size)
+{
+	unsigned long flags = rzs->table[index].flags & ~RZS_SIZE_MASK;
+
+	rzs->table[index].flags = flags | size;
+}
+
+static inline bool rzs_init_done(struct ramzswap *rzs)
+{
+	return rzs->disksize != 0;
+}
+
+static inline struct ramzswap *dev_to_rzs(struct device *dev)
+{
+	return dev_to_disk(dev)->private_data;
+}
+
+/* Free whatever entry @index holds.  Entry lock held; does not sleep. */
+static void rzs_free_slot(struct ramzswap *rzs, unsigned long index)
+{
+	struct rzs_table_entry *entry = &rzs->table[index];
+
+	if (rzs_test_flag(rzs, index, RZS_SAME)) {
+		rzs_clear_flag(rzs, index, RZS_SAME);
+		atomic64_dec(&rzs->stats.same_pages);
+		atomic64_dec(&rzs->stats.pages_stored);
+	} else if (rzs_test_flag(rzs, index, RZS_ALLOCATED)) {
+		xv_free(rzs->pool, entry->handle);
+		atomic64_sub(rzs_get_obj_size(rzs, index),
+			     &rzs->stats.compr_data_size);
+		if (rzs_test_flag(rzs, index, RZS_HUGE)) {
+			rzs_clear_flag(rzs, index, RZS_HUGE);
+			atomic64_dec(&rzs->stats.huge_pages);
+		}
+		rzs_clear_flag(rzs, index, RZS_ALLOCATED);
+		atomic64_dec(&rzs->stats.pages_stored);
+	}
+	entry->handle = 0;
+	rzs_set_obj_size(rzs, index, 0);
+}
+
+static bool rzs_page_same_filled(const void *ptr, unsigned long *element)
+{
+	const unsigned long *words = ptr;
+	const unsigned int last = PAGE_SIZE / sizeof(*words) - 1;
+	unsigned long val = words[0];
+	unsigned int pos;
+
+	if (val != words[last])
+		return false;
+	for (pos = 1; pos < last; pos++)
+		if (words[pos] != val)
+			return false;
+	*element = val;
+	return true;
+}
+
+static void rzs_update_used_max(struct ramzswap *rzs, u64 pages)
+{
+	s64 cur = atomic64_read(&rzs->stats.max_used_pages);
+
+	while ((u64)cur < pages) {
+		s64 old = atomic64_cmpxchg(&rzs->stats.max_used_pages, cur,
+					   pages);
+
+		if (old == cur)
+			break;
+		cur = old;
+	}
+}
+
+/* ---- page read and write ---------------------------------------------- */
+
+/*
+ * Fill @page with the content of entry @index.  Never-written and freed
+ * entries read as zeros.  The caller owns @strm; may not sleep inside.
+ */
+static int rzs_read_slot(struct ramzswap *rzs, struct rzs_strm *strm,
+			 unsigned long index, struct page *page)
+{
+	unsigned long handle;
+	unsigned int size;
+	void *dst, *src;
+	int ret = 0;
+
+	dst = kmap_local_page(page);
+	rzs_slot_lock(rzs, index);
+	if (!rzs_test_flag(rzs, index, RZS_ALLOCATED)) {
+		unsigned long element = 0;
+
+		if (rzs_test_flag(rzs, index, RZS_SAME))
+			element = rzs->table[index].element;
+		rzs_slot_unlock(rzs, index);
+		memset_l(dst, element, PAGE_SIZE / sizeof(unsigned long));
+		kunmap_local(dst);
+		return 0;
+	}
+
+	handle = rzs->table[index].handle;
+	size = rzs_get_obj_size(rzs, index);
+	src = xv_map(rzs->pool, handle, XV_MM_RO);
+	if (size == PAGE_SIZE)
+		memcpy(dst, src, PAGE_SIZE);
+	else
+		ret = rzs_decompress(strm, src, size, dst);
+	xv_unmap(rzs->pool, handle);
+	rzs_slot_unlock(rzs, index);
+	kunmap_local(dst);
+
+	if (unlikely(ret))
+		pr_err_ratelimited("%s: decompression of page %lu failed: %d\n",
+				   rzs->disk->disk_name, index, ret);
+	return ret;
+}
+
+/*
+ * Store the PAGE_SIZE bytes of @page as entry @index, replacing what was
+ * there.  The caller owns @strm and the write lock of @index; may sleep
+ * (allocation), never while something is mapped or an entry is locked.
+ */
+static int rzs_write_slot(struct ramzswap *rzs, struct rzs_strm *strm,
+			  unsigned long index, struct page *page)
+{
+	unsigned long handle = 0, element = 0, limit;
+	unsigned int comp_len = 0;
+	bool same;
+	void *src, *dst;
+	u64 pages;
+	int ret = 0;
+
+	src = kmap_local_page(page);
+	same = rzs_page_same_filled(src, &element);
+	if (!same)
+		ret = rzs_compress(strm, src, &comp_len);
+	kunmap_local(src);
+	if (same)
+		goto store;
+	if (unlikely(ret)) {
+		pr_err_ratelimited("%s: compression failed: %d\n",
+				   rzs->disk->disk_name, ret);
+		return ret;
+	}
+
+	if (comp_len >= RZS_HUGE_THRESHOLD)
+		comp_len = PAGE_SIZE;
+
+	ret = xv_malloc(rzs->pool, comp_len, RZS_GFP_FAST, &handle);
+	if (ret) {
+		atomic64_inc(&rzs->stats.writestall);
+		ret = xv_malloc(rzs->pool, comp_len, RZS_GFP_SLOW, &handle);
+		if (ret)
+			return ret;
+	}
+
+	pages = xv_get_total_pages(rzs->pool);
+	rzs_update_used_max(rzs, pages);
+	limit = READ_ONCE(rzs->limit_pages);
+	if (limit && pages > limit) {
+		xv_free(rzs->pool, handle);
+		return -ENOMEM;
+	}
+
+	dst = xv_map(rzs->pool, handle, XV_MM_WO);
+	if (comp_len == PAGE_SIZE) {
+		src = kmap_local_page(page);
+		memcpy(dst, src, PAGE_SIZE);
+		kunmap_local(src);
+	} else {
+		memcpy(dst, strm->buffer, comp_len);
+	}
+	xv_unmap(rzs->pool, handle);
+
+store:
+	rzs_slot_lock(rzs, index);
+	rzs_free_slot(rzs, index);
+	if (same) {
+		rzs->table[index].element = element;
+		rzs_set_flag(rzs, index, RZS_SAME);
+		atomic64_inc(&rzs->stats.same_pages);
+	} else {
+		rzs->table[index].handle = handle;
+		rzs_set_obj_size(rzs, index, comp_len);
+		rzs_set_flag(rzs, index, RZS_ALLOCATED);
+		if (comp_len == PAGE_SIZE) {
+			rzs_set_flag(rzs, index, RZS_HUGE);
+			atomic64_inc(&rzs->stats.huge_pages);
+		}
+		atomic64_add(comp_len, &rzs->stats.compr_data_size);
+	}
+	atomic64_inc(&rzs->stats.pages_stored);
+	rzs_slot_unlock(rzs, index);
+	return 0;
+}
+
+static struct mutex *rzs_write_lock(struct ramzswap *rzs, unsigned long index)
+{
+	return &rzs->write_locks[index % RZS_WRITE_LOCKS];
+}
+
+/* Read @bv (within one device page) from page @index at byte @offset. */
+static int rzs_bvec_read(struct ramzswap *rzs, struct bio_vec *bv,
+			 unsigned long index, unsigned int offset)
+{
+	struct rzs_strm *strm;
+	int ret;
+
+	strm = rzs_strm_get(rzs->comp);
+	if (bv->bv_len == PAGE_SIZE) {
+		ret = rzs_read_slot(rzs, strm, index, bv->bv_page);
+		flush_dcache_page(bv->bv_page);
+	} else {
+		ret = rzs_read_slot(rzs, strm, index, strm->bounce);
+		if (!ret)
+			memcpy_to_bvec(bv, page_address(strm->bounce) + offset);
+	}
+	rzs_strm_put(rzs->comp, strm);
+	return ret;
+}
+
+/*
+ * Write @bv (within one device page) to page @index at byte @offset; with
+ * @bv NULL, zero @len bytes there instead.  Partial pages are read,
+ * modified and written back under the page's write lock.
+ */
+static int rzs_bvec_write(struct ramzswap *rzs, struct bio_vec *bv,
+			  unsigned long index, unsigned int offset,
+			  unsigned int len)
+{
+	struct mutex *lock = rzs_write_lock(rzs, index);
+	struct rzs_strm *strm;
+	int ret;
+
+	mutex_lock(lock);
+	strm = rzs_strm_get(rzs->comp);
+	if (bv && len == PAGE_SIZE) {
+		ret = rzs_write_slot(rzs, strm, index, bv->bv_page);
+	} else {
+		ret = rzs_read_slot(rzs, strm, index, strm->bounce);
+		if (!ret) {
+			void *buf = page_address(strm->bounce);
+
+			if (bv)
+				memcpy_from_bvec(buf + offset, bv);
+			else
+				memset(buf + offset, 0, len);
+			ret = rzs_write_slot(rzs, strm, index, strm->bounce);
+		}
+	}
+	rzs_strm_put(rzs->comp, strm);
+	mutex_unlock(lock);
+	return ret;
+}
+
+static void rzs_discard_page(struct ramzswap *rzs, unsigned long index)
+{
+	struct mutex *lock = rzs_write_lock(rzs, index);
+
+	mutex_lock(lock);
+	rzs_slot_lock(rzs, index);
+	rzs_free_slot(rzs, index);
+	rzs_slot_unlock(rzs, index);
+	mutex_unlock(lock);
+	atomic64_inc(&rzs->stats.notify_free);
+}
+
+/*
+ * REQ_OP_DISCARD frees the whole pages in the range and leaves partial
+ * pages alone (discard is a hint).  REQ_OP_WRITE_ZEROES frees whole pages
+ * too (they then read as zeros) and zeroes partial pages by RMW.
+ */
+static void rzs_bio_discard(struct ramzswap *rzs, struct bio *bio)
+{
+	bool zeroes = bio_op(bio) == REQ_OP_WRITE_ZEROES;
+	u64 pos = (u64)bio->bi_iter.bi_sector << SECTOR_SHIFT;
+	u64 end = pos + bio->bi_iter.bi_size;
+
+	while (pos < end) {
+		unsigned long index = pos >> PAGE_SHIFT;
+		unsigned int offset = pos & ~PAGE_MASK;
+		unsigned int len = min_t(u64, PAGE_SIZE - offset, end - pos);
+
+		if (len == PAGE_SIZE) {
+			rzs_discard_page(rzs, index);
+		} else if (zeroes) {
+			atomic64_inc(&rzs->stats.num_writes);
+			if (rzs_bvec_write(rzs, NULL, index, offset, len)) {
+				atomic64_inc(&rzs->stats.failed_writes);
+				bio->bi_status = BLK_STS_IOERR;
+				break;
+			}
+		}
+		pos += len;
+		cond_resched();
+	}
+	bio_endio(bio);
+}
+
+static void rzs_bio_rw(struct ramzswap *rzs, struct bio *bio)
+{
+	unsigned long index = bio->bi_iter.bi_sector >> SECTORS_PER_PAGE_SHIFT;
+	unsigned int offset = (bio->bi_iter.bi_sector &
+			       (SECTORS_PER_PAGE - 1)) << SECTOR_SHIFT;
+	bool write = op_is_write(bio_op(bio));
+	unsigned long start_time;
+	struct bvec_iter iter;
+	struct bio_vec bvec;
+
+	start_time = bio_start_io_acct(bio);
+	bio_for_each_segment(bvec, bio, iter) {
+		struct bio_vec bv = bvec;
+		unsigned int left = bvec.bv_len;
+
+		do {
+			int ret;
+
+			bv.bv_len = min_t(unsigned int, PAGE_SIZE - offset, left);
+			if (write) {
+				atomic64_inc(&rzs->stats.num_writes);
+				ret = rzs_bvec_write(rzs, &bv, index, offset,
+						     bv.bv_len);
+			} else {
+				atomic64_inc(&rzs->stats.num_reads);
+				ret = rzs_bvec_read(rzs, &bv, index, offset);
+			}
+			if (unlikely(ret)) {
+				atomic64_inc(write ? &rzs->stats.failed_writes :
+						     &rzs->stats.failed_reads);
+				bio->bi_status = BLK_STS_IOERR;
+				goto out;
+			}
+			bv.bv_offset += bv.bv_len;
+			left -= bv.bv_len;
+			offset += bv.bv_len;
+			if (offset == PAGE_SIZE) {
+				offset = 0;
+				index++;
+			}
+		} while (left);
+	}
+out:
+	bio_end_io_acct(bio, start_time);
+	bio_endio(bio);
+}
+
+static bool rzs_valid_io(struct ramzswap *rzs, struct bio *bio)
+{
+	u64 start = (u64)bio->bi_iter.bi_sector << SECTOR_SHIFT;
+	u64 end = start + bio->bi_iter.bi_size;
+
+	return rzs->table && end <= rzs->disksize;
+}
+
+static void rzs_submit_bio(struct bio *bio)
+{
+	struct ramzswap *rzs = bio->bi_bdev->bd_disk->private_data;
+
+	switch (bio_op(bio)) {
+	case REQ_OP_READ:
+	case REQ_OP_WRITE:
+	case REQ_OP_DISCARD:
+	case REQ_OP_WRITE_ZEROES:
+		if (rzs_valid_io(rzs, bio))
+			break;
+		fallthrough;
+	default:
+		atomic64_inc(&rzs->stats.invalid_io);
+		bio_io_error(bio);
+		return;
+	}
+
+	if (bio_op(bio) == REQ_OP_DISCARD || bio_op(bio) == REQ_OP_WRITE_ZEROES)
+		rzs_bio_discard(rzs, bio);
+	else
+		rzs_bio_rw(rzs, bio);
+}
+
+/* Called by swap, under its spinlock, when a swap slot is no longer used. */
+static void rzs_swap_slot_free_notify(struct block_device *bdev,
+				      unsigned long index)
+{
+	struct ramzswap *rzs = bdev->bd_disk->private_data;
+
+	if (unlikely(!rzs->table || index >= rzs->disksize >> PAGE_SHIFT))
+		return;
+
+	atomic64_inc(&rzs->stats.notify_free);
+	if (!rzs_slot_trylock(rzs, index)) {
+		atomic64_inc(&rzs->stats.miss_free);
+		return;
+	}
+	rzs_free_slot(rzs, index);
+	rzs_slot_unlock(rzs, index);
+}
+
+static int rzs_open(struct block_device *bdev, fmode_t mode)
+{
+	struct ramzswap *rzs = bdev->bd_disk->private_data;
+
+	lockdep_assert_held(&bdev->bd_disk->open_mutex);
+	/* A device being reset or removed cannot be opened. */
+	return rzs->claim ? -EBUSY : 0;
+}
+
+static const struct block_device_operations rzs_devops = {
+	.owner = THIS_MODULE,
+	.open = rzs_open,
+	.submit_bio = rzs_submit_bio,
+	.swap_slot_free_notify = rzs_swap_slot_free_notify,
+};
+
+/* ---- setup and reset ---------------------------------------------------- */
+
+/* Free everything a device holds.  init_lock held for write. */
+static void rzs_meta_free(struct ramzswap *rzs)
+{
+	unsigned long index, nr_pages = rzs->disksize >> PAGE_SHIFT;
+
+	if (rzs->table) {
+		for (index = 0; index < nr_pages; index++) {
+			rzs_slot_lock(rzs, index);
+			rzs_free_slot(rzs, index);
+			rzs_slot_unlock(rzs, index);
+			if (!(index % 4096))
+				cond_resched();
+		}
+		vfree(rzs->table);
+		rzs->table = NULL;
+	}
+	if (rzs->pool) {
+		xv_destroy_pool(rzs->pool);
+		rzs->pool = NULL;
+	}
+	if (rzs->comp) {
+		rzs_comp_destroy(rzs->comp);
+		rzs->comp = NULL;
+	}
+}
+
+static void rzs_reset_device(struct ramzswap *rzs)
+{
+	down_write(&rzs->init_lock);
+	WRITE_ONCE(rzs->limit_pages, 0);
+	set_capacity_and_notify(rzs->disk, 0);
+	part_stat_set_all(rzs->disk->part0, 0);
+	rzs_meta_free(rzs);
+	rzs->disksize = 0;
+	memset(&rzs->stats, 0, sizeof(rzs->stats));
+	up_write(&rzs->init_lock);
+}
+
+/*
+ * Parse memparse()'s syntax ("<number>[KMGTPE]", one trailing newline
+ * allowed) strictly: signs, junk and overflow are -EINVAL.
+ */
+static int rzs_parse_size(const char *buf, size_t len, u64 *res)
+{
+	unsigned int shift = 0;
+	char tmp[32];
+	u64 val;
+
+	if (len && buf[len - 1] == '\n')
+		len--;
+	if (!len || len >= sizeof(tmp))
+		return -EINVAL;
+	memcpy(tmp, buf, len);
+	tmp[len] = '\0';
+
+	switch (tmp[len - 1]) {
+	case 'E':
+	case 'e':
+		shift += 10;
+		fallthrough;
+	case 'P':
+	case 'p':
+		shift += 10;
+		fallthrough;
+	case 'T':
+	case 't':
+		shift += 10;
+		fallthrough;
+	case 'G':
+	case 'g':
+		shift += 10;
+		fallthrough;
+	case 'M':
+	case 'm':
+		shift += 10;
+		fallthrough;
+	case 'K':
+	case 'k':
+		shift += 10;
+		tmp[--len] = '\0';
+		break;
+	default:
+		break;
+	}
+	if (!len || !isdigit(tmp[0]))
+		return -EINVAL;
+	if (kstrtoull(tmp, 0, &val))
+		return -EINVAL;
+	if (shift && val > (U64_MAX >> shift))
+		return -EINVAL;
+	*res = val << shift;
+	return 0;
+}
+
+/* ---- sysfs -------------------------------------------------------------- */
+
+static ssize_t disksize_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	u64 disksize;
+
+	down_read(&rzs->init_lock);
+	disksize = rzs->disksize;
+	up_read(&rzs->init_lock);
+	return sysfs_emit(buf, "%llu\n", disksize);
+}
+
+static ssize_t disksize_store(struct device *dev, struct device_attribute *attr,
+			      const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	struct rzs_table_entry *table;
+	struct rzs_comp *comp;
+	struct xv_pool *pool;
+	u64 disksize, nr_pages;
+	int err;
+
+	err = rzs_parse_size(buf, len, &disksize);
+	if (err)
+		return err;
+	if (!disksize)
+		return -EINVAL;
+	nr_pages = DIV_ROUND_UP_ULL(disksize, PAGE_SIZE);
+	if (nr_pages > RZS_MAX_PAGES)
+		return -EINVAL;
+	disksize = nr_pages << PAGE_SHIFT;
+
+	down_write(&rzs->init_lock);
+	if (rzs_init_done(rzs)) {
+		err = -EBUSY;
+		goto out_unlock;
+	}
+
+	table = __vmalloc(array_size(nr_pages, sizeof(*table)),
+			  GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
+	if (!table) {
+		err = -ENOMEM;
+		goto out_unlock;
+	}
+
+	pool = xv_create_pool(rzs->disk->disk_name);
+	if (IS_ERR_OR_NULL(pool)) {
+		err = pool ? PTR_ERR(pool) : -ENOMEM;
+		goto out_free_table;
+	}
+
+	comp = rzs_comp_create(rzs->compressor, num_online_cpus());
+	if (IS_ERR(comp)) {
+		pr_err("%s: cannot initialise %s streams\n",
+		       rzs->disk->disk_name, rzs->compressor);
+		err = PTR_ERR(comp);
+		goto out_destroy_pool;
+	}
+
+	rzs->table = table;
+	rzs->pool = pool;
+	rzs->comp = comp;
+	rzs->disksize = disksize;
+	set_capacity_and_notify(rzs->disk, disksize >> SECTOR_SHIFT);
+	up_write(&rzs->init_lock);
+	return len;
+
+out_destroy_pool:
+	xv_destroy_pool(pool);
+out_free_table:
+	vfree(table);
+out_unlock:
+	up_write(&rzs->init_lock);
+	return err;
+}
+
+static ssize_t initstate_show(struct device *dev, struct device_attribute *attr,
+			      char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	bool done;
+
+	down_read(&rzs->init_lock);
+	done = rzs_init_done(rzs);
+	up_read(&rzs->init_lock);
+	return sysfs_emit(buf, "%u\n", done);
+}
+
+static ssize_t reset_store(struct device *dev, struct device_attribute *attr,
+			   const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	struct gendisk *disk = rzs->disk;
+	int do_reset;
+
+	if (kstrtoint(buf, 10, &do_reset) || do_reset <= 0)
+		return -EINVAL;
+
+	mutex_lock(&disk->open_mutex);
+	if (disk_openers(disk) || rzs->claim) {
+		mutex_unlock(&disk->open_mutex);
+		return -EBUSY;
+	}
+	/* From now on nobody can open the device until the reset is done. */
+	rzs->claim = true;
+	mutex_unlock(&disk->open_mutex);
+
+	sync_blockdev(disk->part0);
+	rzs_reset_device(rzs);
+
+	mutex_lock(&disk->open_mutex);
+	rzs->claim = false;
+	mutex_unlock(&disk->open_mutex);
+	return len;
+}
+
+static ssize_t mem_limit_show(struct device *dev, struct device_attribute *attr,
+			      char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+
+	return sysfs_emit(buf, "%llu\n",
+			  (u64)READ_ONCE(rzs->limit_pages) << PAGE_SHIFT);
+}
+
+static ssize_t mem_limit_store(struct device *dev,
+			       struct device_attribute *attr, const char *buf,
+			       size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	u64 limit, pages;
+
+	if (rzs_parse_size(buf, len, &limit))
+		return -EINVAL;
+	pages = DIV_ROUND_UP_ULL(limit, PAGE_SIZE);
+	if (pages > ULONG_MAX)
+		return -EINVAL;
+
+	down_write(&rzs->init_lock);
+	WRITE_ONCE(rzs->limit_pages, pages);
+	up_write(&rzs->init_lock);
+	return len;
+}
+
+static ssize_t mem_used_max_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	u64 max_used;
+
+	max_used = atomic64_read(&rzs->stats.max_used_pages);
+	return sysfs_emit(buf, "%llu\n", max_used << PAGE_SHIFT);
+}
+
+static ssize_t mem_used_max_store(struct device *dev,
+				  struct device_attribute *attr,
+				  const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+
+	if (!sysfs_streq(buf, "0"))
+		return -EINVAL;
+
+	down_read(&rzs->init_lock);
+	if (rzs_init_done(rzs))
+		atomic64_set(&rzs->stats.max_used_pages,
+			     xv_get_total_pages(rzs->pool));
+	up_read(&rzs->init_lock);
+	return len;
+}
+
+static ssize_t comp_algorithm_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	ssize_t sz;
+
+	down_read(&rzs->init_lock);
+	sz = rzs_comp_available_show(rzs->compressor, buf);
+	up_read(&rzs->init_lock);
+	return sz;
+}
+
+static ssize_t comp_algorithm_store(struct device *dev,
+				    struct device_attribute *attr,
+				    const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	char name[RZS_COMP_NAME_LEN];
+	size_t sz = len;
+	int err = 0;
+
+	if (sz && buf[sz - 1] == '\n')
+		sz--;
+	if (!sz || sz >= sizeof(name))
+		return -EINVAL;
+	memcpy(name, buf, sz);
+	name[sz] = '\0';
+	if (strlen(name) != sz || !rzs_comp_available(name))
+		return -EINVAL;
+
+	down_write(&rzs->init_lock);
+	if (rzs_init_done(rzs))
+		err = -EBUSY;
+	else
+		strscpy(rzs->compressor, name, sizeof(rzs->compressor));
+	up_write(&rzs->init_lock);
+	return err ? err : len;
+}
+
+static ssize_t mm_stat_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	struct rzs_stats *st = &rzs->stats;
+	u64 mem_used = 0;
+	ssize_t ret;
+
+	down_read(&rzs->init_lock);
+	if (rzs_init_done(rzs))
+		mem_used = xv_get_total_size_bytes(rzs->pool);
+	ret = sysfs_emit(buf,
+			 "%8llu %8llu %8llu %8llu %8llu %8llu %8llu %8llu\n",
+			 (u64)atomic64_read(&st->pages_stored) << PAGE_SHIFT,
+			 (u64)atomic64_read(&st->compr_data_size),
+			 mem_used,
+			 (u64)READ_ONCE(rzs->limit_pages) << PAGE_SHIFT,
+			 (u64)atomic64_read(&st->max_used_pages) << PAGE_SHIFT,
+			 (u64)atomic64_read(&st->same_pages),
+			 0ULL, /* pages_compacted: xvmalloc does not compact */
+			 (u64)atomic64_read(&st->huge_pages));
+	up_read(&rzs->init_lock);
+	return ret;
+}
+
+static ssize_t io_stat_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	struct rzs_stats *st = &rzs->stats;
+	ssize_t ret;
+
+	down_read(&rzs->init_lock);
+	ret = sysfs_emit(buf, "%8llu %8llu %8llu %8llu\n",
+			 (u64)atomic64_read(&st->failed_reads),
+			 (u64)atomic64_read(&st->failed_writes),
+			 (u64)atomic64_read(&st->invalid_io),
+			 (u64)atomic64_read(&st->notify_free));
+	up_read(&rzs->init_lock);
+	return ret;
+}
+
+static ssize_t xv_stat_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	struct xv_pool_stats xs = { };
+
+	down_read(&rzs->init_lock);
+	if (rzs_init_done(rzs))
+		xv_get_stats(rzs->pool, &xs);
+	up_read(&rzs->init_lock);
+	return sysfs_emit(buf, "%8llu %8llu %8llu %8llu %8llu %8llu\n",
+			  xs.objects, xs.bytes_requested, xs.bytes_in_pool,
+			  xs.pages_total, xs.pages_highmem, xs.alloc_failures);
+}
+
+static ssize_t debug_stat_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	struct rzs_stats *st = &rzs->stats;
+
+	return sysfs_emit(buf, "version: 1\n%8llu %8llu %8llu %8llu\n",
+			  (u64)atomic64_read(&st->num_reads),
+			  (u64)atomic64_read(&st->num_writes),
+			  (u64)atomic64_read(&st->writestall),
+			  (u64)atomic64_read(&st->miss_free));
+}
+
+static DEVICE_ATTR_RW(disksize);
+static DEVICE_ATTR_RO(initstate);
+static DEVICE_ATTR_WO(reset);
+static DEVICE_ATTR_RW(mem_limit);
+static DEVICE_ATTR_RW(mem_used_max);
+static DEVICE_ATTR_RW(comp_algorithm);
+static DEVICE_ATTR_RO(mm_stat);
+static DEVICE_ATTR_RO(io_stat);
+static DEVICE_ATTR_RO(xv_stat);
+static DEVICE_ATTR_RO(debug_stat);
+
+static struct attribute *rzs_disk_attrs[] = {
+	&dev_attr_disksize.attr,
+	&dev_attr_initstate.attr,
+	&dev_attr_reset.attr,
+	&dev_attr_mem_limit.attr,
+	&dev_attr_mem_used_max.attr,
+	&dev_attr_comp_algorithm.attr,
+	&dev_attr_mm_stat.attr,
+	&dev_attr_io_stat.attr,
+	&dev_attr_xv_stat.attr,
+	&dev_attr_debug_stat.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(rzs_disk);
+
+/* ---- devices ------------------------------------------------------------ */
+
+/* Create a device; rzs_index_mutex held.  Returns its id or -errno. */
+static int rzs_add(void)
+{
+	struct request_queue *q;
+	struct ramzswap *rzs;
+	int ret, id, i;
+
+	rzs = kzalloc(sizeof(*rzs), GFP_KERNEL);
+	if (!rzs)
+		return -ENOMEM;
+
+	ret = idr_alloc(&rzs_index_idr, rzs, 0, RZS_MAX_DEVICES, GFP_KERNEL);
+	if (ret < 0)
+		goto out_free;
+	id = ret;
+
+	init_rwsem(&rzs->init_lock);
+	for (i = 0; i < RZS_WRITE_LOCKS; i++)
+		mutex_init(&rzs->write_locks[i]);
+	strscpy(rzs->compressor, rzs_default_comp, sizeof(rzs->compressor));
+
+	rzs->disk = blk_alloc_disk(NUMA_NO_NODE);
+	if (!rzs->disk) {
+		ret = -ENOMEM;
+		goto out_remove_id;
+	}
+	rzs->disk->major = rzs_major;
+	rzs->disk->first_minor = id;
+	rzs->disk->minors = 1;
+	rzs->disk->flags |= GENHD_FL_NO_PART;
+	rzs->disk->fops = &rzs_devops;
+	rzs->disk->private_data = rzs;
+	snprintf(rzs->disk->disk_name, DISK_NAME_LEN, "ramzswap%d", id);
+	set_capacity(rzs->disk, 0);
+
+	q = rzs->disk->queue;
+	blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
+	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, q);
+	/* Page contents must not change while we compress them. */
+	blk_queue_flag_set(QUEUE_FLAG_STABLE_WRITES, q);
+	blk_queue_logical_block_size(q, logical_block_size);
+	blk_queue_physical_block_size(q, PAGE_SIZE);
+	blk_queue_io_min(q, PAGE_SIZE);
+	blk_queue_io_opt(q, PAGE_SIZE);
+	q->limits.discard_granularity = PAGE_SIZE;
+	blk_queue_max_discard_sectors(q, UINT_MAX);
+	blk_queue_max_write_zeroes_sectors(q, UINT_MAX);
+
+	ret = device_add_disk(NULL, rzs->disk, rzs_disk_groups);
+	if (ret)
+		goto out_put_disk;
+
+	pr_info("added device %s\n", rzs->disk->disk_name);
+	return id;
+
+out_put_disk:
+	put_disk(rzs->disk);
+out_remove_id:
+	idr_remove(&rzs_index_idr, id);
+out_free:
+	kfree(rzs);
+	return ret;
+}
+
+/* Remove a device unless it is open; rzs_index_mutex held. */
+static int rzs_remove(struct ramzswap *rzs)
+{
+	bool claimed;
+
+	mutex_lock(&rzs->disk->open_mutex);
+	if (disk_openers(rzs->disk)) {
+		mutex_unlock(&rzs->disk->open_mutex);
+		return -EBUSY;
+	}
+	claimed = rzs->claim;
+	rzs->claim = true;
+	mutex_unlock(&rzs->disk->open_mutex);
+
+	/*
+	 * If reset_store() holds the claim, del_gendisk() waits for it (it
+	 * drains sysfs); otherwise reset here.
+	 */
+	if (!claimed) {
+		sync_blockdev(rzs->disk->part0);
+		rzs_reset_device(rzs);
+	}
+
+	pr_info("removed device %s\n", rzs->disk->disk_name);
+	del_gendisk(rzs->disk);
+	/* disksize_store() may have run before del_gendisk(): reset again. */
+	rzs_reset_device(rzs);
+	put_disk(rzs->disk);
+	kfree(rzs);
+	return 0;
+}
+
+/*
+ * Reading hot_add creates a device and returns its id; it is 0400 as in
+ * zram, because a read changes the system.
+ */
+static ssize_t hot_add_show(struct class *class, struct class_attribute *attr,
+			    char *buf)
+{
+	int ret;
+
+	mutex_lock(&rzs_index_mutex);
+	ret = rzs_add();
+	mutex_unlock(&rzs_index_mutex);
+	if (ret < 0)
+		return ret;
+	return sysfs_emit(buf, "%d\n", ret);
+}
+
+static struct class_attribute class_attr_hot_add =
+	__ATTR(hot_add, 0400, hot_add_show, NULL);
+
+static ssize_t hot_remove_store(struct class *class,
+				struct class_attribute *attr, const char *buf,
+				size_t count)
+{
+	struct ramzswap *rzs;
+	int ret, id;
+
+	if (kstrtoint(buf, 10, &id) || id < 0)
+		return -EINVAL;
+
+	mutex_lock(&rzs_index_mutex);
+	rzs = idr_find(&rzs_index_idr, id);
+	if (rzs) {
+		ret = rzs_remove(rzs);
+		if (!ret)
+			idr_remove(&rzs_index_idr, id);
+	} else {
+		ret = -ENODEV;
+	}
+	mutex_unlock(&rzs_index_mutex);
+	return ret ? ret : count;
+}
+static CLASS_ATTR_WO(hot_remove);
+
+static struct attribute *rzs_control_class_attrs[] = {
+	&class_attr_hot_add.attr,
+	&class_attr_hot_remove.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(rzs_control_class);
+
+static struct class rzs_control_class = {
+	.name = "ramzswap-control",
+	.owner = THIS_MODULE,
+	.class_groups = rzs_control_class_groups,
+};
+
+static int rzs_remove_cb(int id, void *ptr, void *data)
+{
+	/* Module refcount: no device can be open when we get here. */
+	WARN_ON_ONCE(rzs_remove(ptr));
+	return 0;
+}
+
+static void rzs_destroy_devices(void)
+{
+	mutex_lock(&rzs_index_mutex);
+	idr_for_each(&rzs_index_idr, rzs_remove_cb, NULL);
+	idr_destroy(&rzs_index_idr);
+	mutex_unlock(&rzs_index_mutex);
+}
+
+static const char *rzs_pick_default_comp(void)
+{
+	static const char * const prefs[] = { "lzo-rle", "lzo", "lz4", "zstd" };
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(prefs); i++)
+		if (rzs_comp_available(prefs[i]))
+			return prefs[i];
+	return NULL;
+}
+
+static int __init rzs_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	BUILD_BUG_ON(__NR_RZS_PAGEFLAGS > BITS_PER_LONG);
+	BUILD_BUG_ON(RZS_HUGE_THRESHOLD >= PAGE_SIZE);
+
+	if (num_devices < 1 || num_devices > RZS_MAX_DEVICES) {
+		pr_err("num_devices=%u is out of range (1-%d)\n", num_devices,
+		       RZS_MAX_DEVICES);
+		return -EINVAL;
+	}
+	if (logical_block_size != 512 && logical_block_size != 4096) {
+		pr_err("logical_block_size=%u must be 512 or 4096\n",
+		       logical_block_size);
+		return -EINVAL;
+	}
+	rzs_default_comp = rzs_pick_default_comp();
+	if (!rzs_default_comp) {
+		pr_err("no compression algorithm available\n");
+		return -ENODEV;
+	}
+
+	rzs_major = register_blkdev(0, "ramzswap");
+	if (rzs_major < 0) {
+		pr_err("cannot register a block major: %d\n", rzs_major);
+		return rzs_major;
+	}
+
+	for (i = 0; i < num_devices; i++) {
+		mutex_lock(&rzs_index_mutex);
+		ret = rzs_add();
+		mutex_unlock(&rzs_index_mutex);
+		if (ret < 0)
+			goto out_devices;
+	}
+
+	/* Last: hot_add must not run before the major is known. */
+	ret = class_register(&rzs_control_class);
+	if (ret) {
+		pr_err("cannot register the ramzswap-control class: %d\n", ret);
+		goto out_devices;
+	}
+	return 0;
+
+out_devices:
+	rzs_destroy_devices();
+	unregister_blkdev(rzs_major, "ramzswap");
+	return ret;
+}
+
+static void __exit rzs_exit(void)
+{
+	/* No hot_add or hot_remove from here on. */
+	class_unregister(&rzs_control_class);
+	rzs_destroy_devices();
+	unregister_blkdev(rzs_major, "ramzswap");
+}
+
+module_init(rzs_init);
+module_exit(rzs_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("The ramzswap authors");
+MODULE_DESCRIPTION("Compressed RAM block device on top of xvmalloc");

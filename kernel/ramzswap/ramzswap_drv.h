@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ramzswap: compressed RAM block device on top of xvmalloc.
+ */
+#ifndef _RAMZSWAP_DRV_H_
+#define _RAMZSWAP_DRV_H_
+
+#include <linux/atomic.h>
+#include <linux/bits.h>
+#include <linux/blkdev.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/types.h>
+
+#include "comp.h"
+
+#define SECTORS_PER_PAGE_SHIFT	(PAGE_SHIFT - SECTOR_SHIFT)
+#define SECTORS_PER_PAGE	BIT(SECTORS_PER_PAGE_SHIFT)
+
+/*
+ * Compressed sizes at or above this are stored raw, as a whole page
+ * ("huge" pages): the saving would not pay for the decompression.
+ */
+#define RZS_HUGE_THRESHOLD	(PAGE_SIZE / 4 * 3)
+
+/* Number of mutexes that serialise writes (and RMW) to the same page. */
+#define RZS_WRITE_LOCKS		64
+
+/*
+ * A table entry's flags word: the low RZS_FLAG_SHIFT bits hold the size of
+ * the stored object (0..PAGE_SIZE), the bits above hold enum rzs_pageflags.
+ */
+#define RZS_FLAG_SHIFT		(PAGE_SHIFT + 1)
+#define RZS_SIZE_MASK		(BIT(RZS_FLAG_SHIFT) - 1)
+
+enum rzs_pageflags {
+	RZS_LOCK = RZS_FLAG_SHIFT,	/* entry bit spinlock */
+	RZS_ALLOCATED,			/* handle names an xvmalloc object */
+	RZS_SAME,			/* page filled with one word: element */
+	RZS_HUGE,			/* object is the raw page */
+
+	__NR_RZS_PAGEFLAGS,
+};
+
+/**
+ * struct rzs_table_entry - what is stored for one page of the device
+ * @handle: xvmalloc handle when RZS_ALLOCATED
+ * @element: the repeated word when RZS_SAME
+ * @flags: object size and enum rzs_pageflags; RZS_LOCK protects the entry
+ */
+struct rzs_table_entry {
+	union {
+		unsigned long handle;
+		unsigned long element;
+	};
+	unsigned long flags;
+};
+
+/**
+ * struct rzs_stats - device counters; reset with the device
+ * @compr_data_size: bytes of compressed objects stored
+ * @pages_stored: pages holding data (same-filled included)
+ * @same_pages: same-filled pages (no allocation)
+ * @huge_pages: pages stored uncompressed
+ * @num_reads: page reads, failed or not
+ * @num_writes: page writes, failed or not
+ * @failed_reads: reads that failed
+ * @failed_writes: writes that failed (memory limit, allocation failure)
+ * @invalid_io: requests rejected as out of range or unsupported
+ * @notify_free: swap slot free notifications and discarded pages
+ * @miss_free: slot free notifications skipped (entry was busy)
+ * @writestall: writes that needed a sleeping allocation
+ * @max_used_pages: most pool pages seen
+ */
+struct rzs_stats {
+	atomic64_t compr_data_size;
+	atomic64_t pages_stored;
+	atomic64_t same_pages;
+	atomic64_t huge_pages;
+	atomic64_t num_reads;
+	atomic64_t num_writes;
+	atomic64_t failed_reads;
+	atomic64_t failed_writes;
+	atomic64_t invalid_io;
+	atomic64_t notify_free;
+	atomic64_t miss_free;
+	atomic64_t writestall;
+	atomic64_t max_used_pages;
+};
+
+struct xv_pool;
+
+/**
+ * struct ramzswap - one device
+ * @table: one entry per page (vzalloc, lowmem)
+ * @pool: xvmalloc pool holding the compressed data
+ * @comp: compression streams
+ * @disk: the block device
+ * @init_lock: serialises sysfs configuration against reset; not taken in
+ *	       the I/O path
+ * @disksize: bytes; 0 while not initialised
+ * @limit_pages: pool size limit in pages; 0 for none
+ * @stats: counters
+ * @write_locks: hashed by page index, serialise writers of one page so a
+ *		 read-modify-write cannot lose a concurrent update
+ * @claim: set while reset or removal runs; open() then fails
+ * @compressor: algorithm used at the next initialisation
+ */
+struct ramzswap {
+	struct rzs_table_entry *table;
+	struct xv_pool *pool;
+	struct rzs_comp *comp;
+	struct gendisk *disk;
+	struct rw_semaphore init_lock;
+	u64 disksize;
+	unsigned long limit_pages;
+	struct rzs_stats stats;
+	struct mutex write_locks[RZS_WRITE_LOCKS]; /* see @write_locks above */
+	bool claim;
+	char compressor[RZS_COMP_NAME_LEN];
+};
+
+#endif /* _RAMZSWAP_DRV_H_ */
