@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,8 @@ class KernelBuild:
 
 def fragments(flavour: str) -> list[Path]:
     if flavour not in paths.FLAVOURS:
-        raise StepError("kernel", f"unknown flavour {flavour!r}; choose from {', '.join(paths.FLAVOURS)}")
+        raise StepError("kernel", f"unknown flavour {flavour!r}; "
+                        f"choose from {', '.join(paths.FLAVOURS)}")
     return [paths.CONFIGS / "base.config", paths.CONFIGS / "i386.config",
             paths.CONFIGS / f"{flavour}.config"]
 
@@ -52,18 +52,15 @@ def unpack_source() -> Path:
         cache.invalidate(root)
         if tree.exists():
             shutil.rmtree(tree)
-        run_logged("kernel source unpack", ["tar", "-xf", paths.DEBIAN_KERNEL_TARBALL, "-C", root], log)
+        run_logged("kernel source unpack",
+                   ["tar", "-xf", paths.DEBIAN_KERNEL_TARBALL, "-C", root], log)
         cache.mark_complete(root, key)
     return tree
 
 
-def input_key(flavour: str, srctree: Path) -> str:
-    parts: list[str | bytes] = [tarball_identity(), kconfig.compiler_version(),
-                                kconfig.kernel_version(srctree),
-                                Path(kconfig.__file__).read_bytes()]
-    for frag in fragments(flavour):
-        parts += [frag.name, frag.read_bytes()]
-    return cache.hash_parts(parts)
+def input_key(config_text: str) -> str:
+    """A build's inputs: the resolved .config, the source and the compiler."""
+    return cache.hash_parts([tarball_identity(), kconfig.compiler_version(), config_text])
 
 
 def _release(build_dir: Path) -> str:
@@ -75,53 +72,37 @@ def _result(flavour: str, build_dir: Path) -> KernelBuild:
                        _release(build_dir), build_dir / "modules-staging")
 
 
-def _link(flavour: str, build_dir: Path) -> None:
-    link = paths.kernel_build_dir(flavour)
-    tmp = link.with_name(link.name + ".new")
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    tmp.symlink_to(build_dir.name)
-    os.replace(tmp, link)
-
-
 def build(flavour: str, force: bool = False) -> KernelBuild:
-    """Configure and build one flavour; reuse it when its inputs are unchanged."""
+    """Configure and build one flavour; reuse it when its inputs are unchanged.
+
+    Each flavour has one build directory, so a changed fragment rebuilds
+    incrementally; the directory counts as valid only once its stamp (the hash
+    of the resolved .config, source and compiler) is written, after the build."""
     srctree = unpack_source()
-    key = input_key(flavour, srctree)
-    build_dir = paths.ensure(paths.cache_root() / "kernel") / f"{flavour}-{key}"
+    build_dir = paths.ensure(paths.kernel_build_dir(flavour))
+    wanted = build_dir / ".config.requested"
+    requests = kconfig.resolve(srctree, fragments(flavour), wanted)
+    key = input_key(wanted.read_text())
     if not force and cache.is_complete(build_dir, key):
         say(f"kernel {flavour}: up to date, reused {build_dir}")
-        _link(flavour, build_dir)
         return _result(flavour, build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
     cache.invalidate(build_dir)
     log = paths.ensure(paths.logs_dir()) / f"kernel-{flavour}.log"
     make = ["make", "-C", str(srctree), f"O={build_dir}", f"ARCH={kconfig.ARCH}"]
-    with stage(f"kernel {flavour}: configure (kconfiglib, tinyconfig + "
+    with stage(f"kernel {flavour}: configure (kconfiglib: tinyconfig + "
                f"{' + '.join(f.stem for f in fragments(flavour))})"):
-        requests = kconfig.resolve(srctree, fragments(flavour), build_dir / ".config")
-        run_logged(f"kernel {flavour} olddefconfig", make + ["olddefconfig"], log)
+        shutil.copyfile(wanted, build_dir / ".config")
+        run_logged(f"kernel {flavour} olddefconfig", [*make, "olddefconfig"], log)
         kconfig.verify_final((build_dir / ".config").read_text(), requests, build_dir / ".config")
     with stage(f"kernel {flavour}: build bzImage + modules (log: {log})"):
-        run_logged(f"kernel {flavour} build", make + [f"-j{JOBS}", "bzImage", "modules"], log,
+        run_logged(f"kernel {flavour} build", [*make, f"-j{JOBS}", "bzImage", "modules"], log,
                    append=True)
         staging = build_dir / "modules-staging"
         if staging.exists():
             shutil.rmtree(staging)
         run_logged(f"kernel {flavour} modules_install",
-                   make + ["modules_install", f"INSTALL_MOD_PATH={staging}"], log, append=True)
+                   [*make, "modules_install", f"INSTALL_MOD_PATH={staging}"], log, append=True)
         kconfig.verify_final((build_dir / ".config").read_text(), requests, build_dir / ".config")
     cache.mark_complete(build_dir, key)
-    _link(flavour, build_dir)
     say(f"kernel {flavour}: {_release(build_dir)} in {build_dir}")
     return _result(flavour, build_dir)
-
-
-def prune(keep: set[Path]) -> None:
-    """Remove kernel build directories not in *keep* (for `invoke clean`)."""
-    root = paths.cache_root() / "kernel"
-    if not root.is_dir():
-        return
-    for d in root.iterdir():
-        if d.is_dir() and not d.is_symlink() and d not in keep:
-            subprocess.run(["rm", "-rf", str(d)], check=False)

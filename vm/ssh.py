@@ -3,6 +3,7 @@ Every failure raises SshError naming what failed and the guest's console log."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,14 +109,16 @@ class Ssh:
                 if mode is not None:
                     sftp.chmod(remote, mode)
         except (OSError, paramiko.SSHException) as e:
-            raise SshError(f"copying {local} to guest:{remote} failed: {e!s}", self.console_log) from e
+            raise SshError(f"copying {local} to guest:{remote} failed: {e!s}",
+                           self.console_log) from e
 
     def get(self, remote: str, local: Path) -> None:
         try:
             with self._client.open_sftp() as sftp:
                 sftp.get(remote, str(local))
         except (OSError, paramiko.SSHException) as e:
-            raise SshError(f"copying guest:{remote} to {local} failed: {e!s}", self.console_log) from e
+            raise SshError(f"copying guest:{remote} to {local} failed: {e!s}",
+                           self.console_log) from e
 
 
 def wait_for_ssh(host: str, port: int, key: Path, deadline_s: float,
@@ -124,6 +127,8 @@ def wait_for_ssh(host: str, port: int, key: Path, deadline_s: float,
     """Retry connecting until sshd answers, the guest dies, or the deadline passes."""
     end = time.monotonic() + deadline_s
     last = "no attempt"
+    # While sshd starts, paramiko's transport thread logs every refused banner.
+    logging.getLogger("paramiko.transport").setLevel(logging.CRITICAL)
     while time.monotonic() < end:
         if not alive():
             raise SshError("the guest exited before sshd answered", console_log)

@@ -1,0 +1,112 @@
+"""invoke tasks: thin wrappers; the work lives in vm/."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from vm import paths
+from vm.errors import StepError
+
+FLAVOUR_HELP = "kernel flavour: debug (correctness) or perf (benchmarks); default: both for build"
+
+
+def _flavours(flavour: str) -> tuple[str, ...]:
+    if flavour in ("", "all"):
+        return paths.FLAVOURS
+    if flavour not in paths.FLAVOURS:
+        raise Exit(f"unknown flavour {flavour!r}: choose debug, perf or all", 2)
+    return (flavour,)
+
+
+def _fail(e: StepError) -> Exit:
+    return Exit(f"error: {e}", 1)
+
+
+@task(help={"flavour": FLAVOUR_HELP, "force": "rebuild even if the cache is valid"})
+def build(c: Context, flavour: str = "all", force: bool = False) -> None:
+    """Build kernel(s), our modules, guest programs and the i386 guest image (cached)."""
+    from vm import pipeline
+    try:
+        built = pipeline.build(_flavours(flavour), force=force)
+    except StepError as e:
+        raise _fail(e) from e
+    for fl, b in built.items():
+        print(f"{fl}: kernel {b.kernel.bzimage} ({b.kernel.release}); modules: "
+              f"{', '.join(b.modules.kos) or 'none yet'}")
+    print(f"image: {next(iter(built.values())).image.path}; logs: {paths.logs_dir()}")
+
+
+@task(help={"flavour": "debug (default) or perf", "k": "pytest -k expression",
+            "long": "also run the long soak tests", "unit_only": "host unit tests only",
+            "pytest_args": "extra arguments for pytest"})
+def test_vm(c: Context, flavour: str = "debug", k: str = "", long: bool = False,
+            unit_only: bool = False, pytest_args: str = "") -> None:
+    """Run the tests: host unit tests, then the guest tests on a booted VM."""
+    args = [sys.executable, "-m", "pytest", "-ra", "tests/unit" if unit_only else "tests",
+            f"--flavour={flavour}"]
+    if k:
+        args += ["-k", k]
+    if long:
+        args.append("--long")
+    if pytest_args:
+        args += pytest_args.split()
+    print("$ " + " ".join(args), flush=True)
+    rc = subprocess.call(args, cwd=paths.REPO)
+    if rc == 5:
+        raise Exit("pytest collected no tests: that is a failure here", 5)
+    if rc != 0:
+        raise Exit(f"tests failed (pytest exit {rc}); logs under {paths.logs_dir()}", rc)
+
+
+@task(help={"flavour": "debug (default) or perf"})
+def shell(c: Context, flavour: str = "debug") -> None:
+    """Boot a guest (building what is missing) and open an interactive ssh shell."""
+    from vm import guest, pipeline
+    try:
+        b = pipeline.build(_flavours(flavour))[flavour]
+        g = guest.boot(b.kernel, b.image, b.modules.kos, b.programs, tag="shell")
+    except StepError as e:
+        raise _fail(e) from e
+    print(f"modules in {g.modules_dir}, programs in {g.bin_dir}; console: {g.console_log}")
+    try:
+        subprocess.call(["ssh", "-i", str(b.image.ssh_key), "-p", str(g.machine.ssh_port),
+                         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                         "root@127.0.0.1"])
+    finally:
+        g.stop()
+
+
+@task(help={"flavour": "kernel to check against (default debug)"})
+def check(c: Context, flavour: str = "debug") -> None:
+    """checkpatch --strict, W=1 and sparse (C=1) over kernel/."""
+    from vm import kernel, modules
+    try:
+        kb = kernel.build(_flavours(flavour)[0])
+        found = modules.check(kb)
+    except StepError as e:
+        raise _fail(e) from e
+    for p in found:
+        print(p)
+    if found:
+        raise Exit(f"check: {len(found)} problem(s); logs under {paths.logs_dir()}", 1)
+    print("check: clean")
+
+
+@task(help={"all": "also remove the unpacked kernel source, kernel builds and the image"})
+def clean(c: Context, all: bool = False) -> None:
+    """Remove module builds and logs (with --all: the whole cache, kernels included)."""
+    root = paths.cache_root()
+    if all:
+        shutil.rmtree(root, ignore_errors=True)
+        print(f"removed {root}")
+        return
+    for d in (root / "modules", root / "check", paths.logs_dir()):
+        shutil.rmtree(d, ignore_errors=True)
+    print(f"cleaned {root} (kept kernel builds, source and image; --all removes them)")
+

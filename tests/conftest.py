@@ -1,0 +1,43 @@
+"""Options and markers shared by the host and guest tests."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--flavour", default="all", choices=("debug", "perf", "all"),
+                     help="kernel flavour(s) for guest tests (default: all = debug, plus "
+                          "the tests marked both_flavours on perf)")
+    parser.addoption("--long", action="store_true", help="also run tests marked long (soak)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (
+        "vm: needs a booted guest",
+        "long: soak test; runs only with --long",
+        "both_flavours: guest test that also runs on the perf kernel",
+        "debug_only: guest test that needs the debug kernel (KUnit, fault injection)",
+        "bench: benchmark driver check (never asserts timing)",
+    ):
+        config.addinivalue_line("markers", line)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    run_long = config.getoption("--long")
+    for item in items:
+        if item.get_closest_marker("long") and not run_long:
+            dropped.append(item)
+            continue
+        callspec = getattr(item, "callspec", None)
+        flavour = callspec.params.get("flavour") if callspec else None
+        if flavour == "perf" and (item.get_closest_marker("debug_only")
+                                  or not item.get_closest_marker("both_flavours")):
+            dropped.append(item)
+            continue
+        keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
