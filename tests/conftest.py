@@ -33,7 +33,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         callspec = getattr(item, "callspec", None)
         flavour = callspec.params.get("flavour") if callspec else None
-        if flavour == "perf" and (item.get_closest_marker("debug_only")
+        in_guest = "guest_box" in getattr(item, "fixturenames", ())
+        if in_guest and flavour == "perf" and (item.get_closest_marker("debug_only")
                                   or not item.get_closest_marker("both_flavours")):
             dropped.append(item)
             continue
