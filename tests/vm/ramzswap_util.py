@@ -1,0 +1,178 @@
+"""Helpers for the ramzswap guest tests: load/unload, sysfs access, stats.
+
+Everything here talks to the guest through `guest.run()`; nothing assumes
+more than a POSIX shell, coreutils, util-linux and kmod in the guest."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from dataclasses import dataclass
+from typing import Any
+
+PAGE = 4096
+MiB = 1 << 20
+
+MM_STAT_FIELDS = ("orig_data_size", "compr_data_size", "mem_used_total", "mem_limit",
+                  "mem_used_max", "same_pages", "pages_compacted", "huge_pages")
+IO_STAT_FIELDS = ("failed_reads", "failed_writes", "invalid_io", "notify_free")
+XV_STAT_FIELDS = ("objects", "bytes_requested", "bytes_in_pool", "pages_total",
+                  "pages_highmem", "alloc_failures")
+
+# errno -> the text the guest's shell prints for a failed write
+ERRNO_TEXT = {
+    "EINVAL": "Invalid argument",
+    "EBUSY": "Device or resource busy",
+    "ENODEV": "No such device",
+    "ENOSPC": "No space left on device",
+    "EACCES": "Permission denied",
+}
+
+CLEANUP_SH = r"""
+for d in $(awk '$1 ~ /ramzswap/ {print $1}' /proc/swaps); do swapoff "$d" || exit 1; done
+for m in $(awk '$1 ~ /ramzswap/ {print $2}' /proc/mounts); do umount "$m" || exit 1; done
+if grep -q '^ramzswap ' /proc/modules; then rmmod ramzswap || exit 1; fi
+if grep -q '^xvmalloc ' /proc/modules; then rmmod xvmalloc || exit 1; fi
+exit 0
+"""
+
+
+@dataclass
+class WriteResult:
+    status: int
+    stderr: str
+
+    def failed_with(self, errno: str) -> bool:
+        return self.status != 0 and ERRNO_TEXT[errno] in self.stderr
+
+
+def _parse(fields: tuple[str, ...], text: str, what: str) -> dict[str, int]:
+    values = text.split()
+    assert len(values) == len(fields), f"{what}: expected {len(fields)} fields, got {text!r}"
+    return {k: int(v) for k, v in zip(fields, values, strict=True)}
+
+
+class Rzs:
+    """ramzswap in one guest: module control and per-device sysfs."""
+
+    def __init__(self, guest: Any) -> None:
+        self.g = guest
+
+    # -- module -------------------------------------------------------------
+    def ko(self, name: str) -> str:
+        return f"{self.g.modules_dir}/{name}.ko"
+
+    def insmod(self, params: str = "", check: bool = True) -> Any:
+        """Load xvmalloc (if needed) and ramzswap with *params*."""
+        self.g.run(f"grep -q '^xvmalloc ' /proc/modules || insmod {self.ko('xvmalloc')}")
+        return self.g.run(f"insmod {self.ko('ramzswap')} {params}", check=check)
+
+    def loaded(self) -> bool:
+        return self.g.run("grep -q '^ramzswap ' /proc/modules", check=False).status == 0
+
+    def cleanup(self) -> None:
+        """swapoff, umount and unload everything of ours; raise if that fails."""
+        r = self.g.run(CLEANUP_SH, timeout=600, check=False)
+        assert r.status == 0, f"cleanup failed (a device still in use?):\n{r.describe()}"
+
+    # -- sysfs ----------------------------------------------------------------
+    @staticmethod
+    def path(dev: int, attr: str) -> str:
+        return f"/sys/block/ramzswap{dev}/{attr}"
+
+    def read(self, dev: int, attr: str) -> str:
+        return str(self.g.run(f"cat {self.path(dev, attr)}").stdout.strip())
+
+    def write_path(self, path: str, value: str, newline: bool = True) -> WriteResult:
+        # coreutils printf: its write error names the errno ("Invalid argument")
+        fmt = "%s\\n" if newline else "%s"
+        r = self.g.run(f"/usr/bin/printf '{fmt}' {shlex.quote(value)} > {path}", check=False)
+        return WriteResult(r.status, r.stderr)
+
+    def write(self, dev: int, attr: str, value: str, newline: bool = True) -> WriteResult:
+        return self.write_path(self.path(dev, attr), value, newline)
+
+    def set(self, dev: int, attr: str, value: str) -> None:
+        r = self.write(dev, attr, value)
+        assert r.status == 0, f"writing {value!r} to {attr} of ramzswap{dev} failed: {r.stderr}"
+
+    def init(self, dev: int, size: str, comp: str | None = None) -> None:
+        if comp is not None:
+            self.set(dev, "comp_algorithm", comp)
+        self.set(dev, "disksize", size)
+        self.g.run(f"udevadm settle 2>/dev/null; test -b /dev/ramzswap{dev}")
+
+    def reset(self, dev: int) -> None:
+        self.set(dev, "reset", "1")
+
+    def mm_stat(self, dev: int) -> dict[str, int]:
+        return _parse(MM_STAT_FIELDS, self.read(dev, "mm_stat"), "mm_stat")
+
+    def io_stat(self, dev: int) -> dict[str, int]:
+        return _parse(IO_STAT_FIELDS, self.read(dev, "io_stat"), "io_stat")
+
+    def xv_stat(self, dev: int) -> dict[str, int]:
+        return _parse(XV_STAT_FIELDS, self.read(dev, "xv_stat"), "xv_stat")
+
+    def debug_stat(self, dev: int) -> dict[str, int]:
+        lines = self.read(dev, "debug_stat").splitlines()
+        assert lines[0] == "version: 1", lines
+        return _parse(("num_reads", "num_writes", "writestall", "miss_free"), lines[1],
+                      "debug_stat")
+
+    def algorithms(self, dev: int = 0) -> tuple[list[str], str]:
+        """(all listed algorithms, the current one)."""
+        text = self.read(dev, "comp_algorithm")
+        names, current = [], ""
+        for word in text.split():
+            if word.startswith("[") and word.endswith("]"):
+                word = word[1:-1]
+                current = word
+            names.append(word)
+        assert current, f"no current algorithm in {text!r}"
+        return names, current
+
+    def quiet_stats(self, dev: int, tries: int = 30) -> tuple[dict[str, int], dict[str, int]]:
+        """mm_stat and xv_stat once two reads a second apart agree (no I/O)."""
+        prev = None
+        for _ in range(tries):
+            cur = (self.read(dev, "mm_stat"), self.read(dev, "xv_stat"))
+            if cur == prev:
+                return (_parse(MM_STAT_FIELDS, cur[0], "mm_stat"),
+                        _parse(XV_STAT_FIELDS, cur[1], "xv_stat"))
+            prev = cur
+            time.sleep(1)
+        raise AssertionError(f"ramzswap{dev} stats never settled; last: {prev}")
+
+    def check_accounting(self, dev: int) -> tuple[dict[str, int], dict[str, int]]:
+        """Invariants that hold whenever no I/O is in flight."""
+        mm, xv = self.quiet_stats(dev)
+        stored = mm["orig_data_size"] // PAGE
+        assert mm["orig_data_size"] % PAGE == 0, mm
+        assert mm["same_pages"] <= stored, mm
+        # one xvmalloc object per stored page that is not same-filled
+        assert xv["objects"] == stored - mm["same_pages"], (mm, xv)
+        assert xv["bytes_requested"] == mm["compr_data_size"], (mm, xv)
+        assert mm["mem_used_total"] == xv["bytes_in_pool"], (mm, xv)
+        assert xv["bytes_in_pool"] == xv["pages_total"] * PAGE, xv
+        assert mm["compr_data_size"] <= mm["mem_used_total"], mm
+        assert mm["huge_pages"] * PAGE <= mm["compr_data_size"], mm
+        assert mm["mem_used_max"] >= mm["mem_used_total"], mm
+        assert mm["pages_compacted"] == 0, mm
+        return mm, xv
+
+
+def kernel_zeros(guest: Any, dev: int, offset_mib: int, length_mib: int) -> None:
+    """Assert a range of the device reads as zeros, bypassing the page cache."""
+    guest.run(f"dd if=/dev/ramzswap{dev} bs=1M skip={offset_mib} count={length_mib} "
+              f"iflag=direct status=none | cmp -n {length_mib * MiB} - /dev/zero")
+
+
+def make_mixed_file(guest: Any, path: str, mib_each: int) -> None:
+    """A file of zero, random, text and binary (ELF) parts of *mib_each* MiB."""
+    n = mib_each * MiB
+    guest.run(
+        f"{{ head -c {n} /dev/zero; head -c {n} /dev/urandom; "
+        f"yes 'ramzswap line of text 0123456789 abcdefghij' | head -c {n}; "
+        f"cat /usr/bin/* /usr/lib/i386-linux-gnu/*.so* 2>/dev/null | head -c {n}; }} > {path}"
+        f" && test $(stat -c %s {path}) -eq {4 * n}")
