@@ -59,14 +59,14 @@
 #define RZS_MAX_PAGES		(SIZE_MAX / sizeof(struct rzs_table_entry))
 
 /*
- * Allocation flags for the pool.  The first try must not enter direct
+ * Allocation flags for growing the pool (xvmalloc adds __GFP_HIGHMEM to
+ * its page allocations itself).  The first try must not enter direct
  * reclaim (we may be writing a page out on behalf of reclaim); the second
  * may sleep but must not start I/O.  The caller holds no spinlock and maps
  * nothing during either.
  */
-#define RZS_GFP_FAST	(__GFP_KSWAPD_RECLAIM | __GFP_NOWARN | \
-			 __GFP_NOMEMALLOC | __GFP_HIGHMEM)
-#define RZS_GFP_SLOW	(GFP_NOIO | __GFP_NOWARN | __GFP_HIGHMEM)
+#define RZS_GFP_FAST	(__GFP_KSWAPD_RECLAIM | __GFP_NOWARN | __GFP_NOMEMALLOC)
+#define RZS_GFP_SLOW	(GFP_NOIO | __GFP_NOWARN)
 
 static DEFINE_IDR(rzs_index_idr);
 /* Protects rzs_index_idr and device addition and removal. */
@@ -233,11 +233,15 @@ static int rzs_read_slot(struct ramzswap *rzs, struct rzs_strm *strm,
 	handle = rzs->table[index].handle;
 	size = rzs_get_obj_size(rzs, index);
 	src = xv_map(rzs->pool, handle, XV_MM_RO);
-	if (size == PAGE_SIZE)
-		memcpy(dst, src, PAGE_SIZE);
-	else
-		ret = rzs_decompress(strm, src, size, dst);
-	xv_unmap(rzs->pool, handle);
+	if (unlikely(!src)) {
+		ret = -EIO;	/* xvmalloc has printed why */
+	} else {
+		if (size == PAGE_SIZE)
+			memcpy(dst, src, PAGE_SIZE);
+		else
+			ret = rzs_decompress(strm, src, size, dst);
+		xv_unmap(rzs->pool, handle);
+	}
 	rzs_slot_unlock(rzs, index);
 	kunmap_local(dst);
 
@@ -294,7 +298,15 @@ static int rzs_write_slot(struct ramzswap *rzs, struct rzs_strm *strm,
 		return -ENOMEM;
 	}
 
+	/*
+	 * xv_map() disables preemption until xv_unmap(); a local mapping taken
+	 * inside must be undone before xv_unmap().
+	 */
 	dst = xv_map(rzs->pool, handle, XV_MM_WO);
+	if (unlikely(!dst)) {
+		xv_free(rzs->pool, handle);
+		return -EIO;
+	}
 	if (comp_len == PAGE_SIZE) {
 		src = kmap_local_page(page);
 		memcpy(dst, src, PAGE_SIZE);
