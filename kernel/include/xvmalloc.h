@@ -68,4 +68,27 @@ void xv_get_stats(struct xv_pool *pool, struct xv_pool_stats *stats);
 
 int xv_check_pool(struct xv_pool *pool);
 
+/**
+ * struct xv_pool_check - what xv_check_pool_info() found in a pool
+ * @areas: areas (growth units of several order-0 pages) the pool holds
+ * @used_blocks: allocated blocks (equals the number of live objects)
+ * @used_bytes: bytes those blocks occupy, headers and rounding included
+ * @free_blocks: free blocks on the free lists
+ * @free_bytes: bytes of those free blocks
+ * @largest_free: size in bytes of the largest free block
+ * @crossing_objects: live objects whose data crosses a page boundary (they
+ *	are reached through a per-CPU bounce buffer by xv_map())
+ */
+struct xv_pool_check {
+	u64 areas;
+	u64 used_blocks;
+	u64 used_bytes;
+	u64 free_blocks;
+	u64 free_bytes;
+	u64 largest_free;
+	u64 crossing_objects;
+};
+
+int xv_check_pool_info(struct xv_pool *pool, struct xv_pool_check *info);
+
 #endif /* _XVMALLOC_H_ */

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xvmalloc internals: block layout, size classes and the pool structure,
+ * shared by xvmalloc.c, its KUnit test and the userspace test harness.
+ * Nothing here is API: ramzswap and other users include only xvmalloc.h.
+ */
+#ifndef _XVMALLOC_INT_H_
+#define _XVMALLOC_INT_H_
+
+#include <linux/atomic.h>
+#include <linux/bits.h>
+#include <linux/mm.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+#include "xvmalloc.h"
+
+/*
+ * An area is the unit of growth: 1 << XV_AREA_PAGES_LOG2 order-0 pages,
+ * not contiguous, seen as one linear space of XV_AREA_SIZE bytes.  The
+ * userspace harness overrides this to compare designs; 0 gives the 2009
+ * behaviour (no block may cross a page).
+ */
+#ifndef XV_AREA_PAGES_LOG2
+#define XV_AREA_PAGES_LOG2	2
+#endif
+#define XV_AREA_PAGES		(1U << XV_AREA_PAGES_LOG2)
+#define XV_AREA_SHIFT		(PAGE_SHIFT + XV_AREA_PAGES_LOG2)
+#define XV_AREA_SIZE		(1U << XV_AREA_SHIFT)
+
+/* Every block starts and ends on a 4-byte boundary. */
+#define XV_ALIGN_SHIFT		2
+#define XV_ALIGN		(1U << XV_ALIGN_SHIFT)
+/* The only per-object overhead: one u32 header in front of the data. */
+#define XV_HDR_SIZE		4U
+/* A free block holds its header, two list links and a footer. */
+#define XV_MIN_BLOCK		16U
+#define XV_NEXT_OFF		4U
+#define XV_PREV_OFF		8U
+
+/*
+ * A block address (a handle, a list link) is a u32: the area id above
+ * XV_OFF_BITS bits of offset in 4-byte units.  Id 0 is never used, so no
+ * valid address is 0.
+ */
+#define XV_OFF_BITS		(XV_AREA_SHIFT - XV_ALIGN_SHIFT)
+#define XV_OFF_MASK		((1U << XV_OFF_BITS) - 1)
+#define XV_MAX_AREAS		((1U << (32 - XV_OFF_BITS)) - 1)
+
+/* Largest object: PAGE_SIZE, unless one page is the whole area. */
+#define XV_MAX_OBJ	min_t(u32, XV_MAX_ALLOC_SIZE, XV_AREA_SIZE - XV_HDR_SIZE)
+
+/*
+ * When a split leaves a choice, put the object at the end of the free
+ * block if that keeps it within one page and the start would not.
+ */
+#ifndef XV_AVOID_CROSSING
+#define XV_AVOID_CROSSING	1
+#endif
+
+/*
+ * Block header (u32):
+ *   bit 0       XV_HDR_FREE       this block is free
+ *   bit 1       XV_HDR_PREV_FREE  the block before it in the area is free;
+ *                                 its footer (the u32 just before this
+ *                                 header) then holds its header value
+ *   bits 2..    block size in 4-byte units (XV_HDR_BSIZE_BITS bits)
+ *   above       used blocks: the exact size given to xv_malloc()
+ */
+#define XV_HDR_FREE		BIT(0)
+#define XV_HDR_PREV_FREE	BIT(1)
+#define XV_HDR_BSIZE_SHIFT	2
+#define XV_HDR_BSIZE_BITS	(XV_OFF_BITS + 1)
+#define XV_HDR_BSIZE_MASK	((1U << XV_HDR_BSIZE_BITS) - 1)
+#define XV_HDR_OSIZE_SHIFT	(XV_HDR_BSIZE_SHIFT + XV_HDR_BSIZE_BITS)
+#define XV_HDR_OSIZE_BITS	(PAGE_SHIFT + 1)
+#define XV_HDR_OSIZE_MASK	((1U << XV_HDR_OSIZE_BITS) - 1)
+
+/*
+ * Size classes: TLSF with 32 second-level lists per power of two.  Blocks
+ * below XV_SMALL_BLOCK (128 bytes) get one exact list per 4-byte size in
+ * first-level class 0; class fl >= 1 holds sizes in
+ * [2^(fl + 6), 2^(fl + 7)) split in 32 equal ranges.
+ */
+#define XV_SL_LOG2		5
+#define XV_SL_COUNT		(1U << XV_SL_LOG2)
+#define XV_FL_SHIFT		(XV_SL_LOG2 + XV_ALIGN_SHIFT)
+#define XV_SMALL_BLOCK		(1U << XV_FL_SHIFT)
+#define XV_FL_COUNT		(XV_AREA_SHIFT - XV_FL_SHIFT + 2)
+
+/**
+ * struct xv_area - the pages of one area, or a free slot in the area table
+ * @pages: the area's pages in address order; page i holds bytes
+ *	[i * PAGE_SIZE, (i + 1) * PAGE_SIZE) of the area
+ * @next_free: in a free slot, (next free id << 1) | 1; bit 0 is clear in a
+ *	slot in use because it then holds an aligned struct page pointer
+ */
+struct xv_area {
+	union {
+		struct page *pages[XV_AREA_PAGES];
+		unsigned long next_free;
+	};
+};
+
+/* The area table: a directory of one-page chunks of struct xv_area. */
+#define XV_CHUNK_AREAS		(PAGE_SIZE / sizeof(struct xv_area))
+#define XV_DIR_LEN		(XV_MAX_AREAS / XV_CHUNK_AREAS + 1)
+
+/**
+ * struct xv_pool - an xvmalloc pool
+ * @lock: protects everything below but @dir entries already published
+ *	and @fail_nth; lookups of live handles read @dir without it
+ * @fl_bitmap: bit fl set if @sl_bitmap[fl] is not zero
+ * @sl_bitmap: bit sl of [fl] set if @free_lists[fl][sl] is not empty
+ * @free_lists: block address of the first free block of each class
+ * @dir: area table directory (XV_DIR_LEN chunk pointers)
+ * @next_id: lowest area id never handed out
+ * @free_id: first free slot of the table, 0 if none
+ * @nr_areas: areas in use
+ * @objects: live objects
+ * @bytes_requested: sum of their sizes
+ * @alloc_failures: xv_malloc() calls that returned -ENOMEM
+ * @pages_total: pages held (nr_areas * XV_AREA_PAGES)
+ * @pages_highmem: of those, highmem pages
+ * @fail_nth: test hook, see xv_pool_fail_nth()
+ * @name: for messages
+ */
+struct xv_pool {
+	spinlock_t lock;
+	u32 fl_bitmap;
+	u32 sl_bitmap[XV_FL_COUNT];
+	u32 free_lists[XV_FL_COUNT][XV_SL_COUNT];
+	struct xv_area **dir;
+	u32 next_id;
+	u32 free_id;
+	u32 nr_areas;
+	u64 objects;
+	u64 bytes_requested;
+	u64 alloc_failures;
+	unsigned long pages_total;
+	unsigned long pages_highmem;
+	atomic_t fail_nth;
+	const char *name;
+};
+
+/* Test hook, for xvmalloc_test.ko only. */
+void xv_pool_fail_nth(struct xv_pool *pool, unsigned int nth);
+
+/*
+ * Instrumentation points: the userspace harness defines these (before this
+ * header is read) to count free-list operations; in the kernel they vanish.
+ */
+#ifndef xv_trace_listop
+#define xv_trace_listop(pool)	do { } while (0)
+#endif
+
+#endif /* _XVMALLOC_INT_H_ */
