@@ -58,7 +58,4 @@ def mark_complete(directory: Path, key: str) -> None:
 
 
 def invalidate(directory: Path) -> None:
-    try:
-        (directory / STAMP).unlink()
-    except FileNotFoundError:
-        pass
+    (directory / STAMP).unlink(missing_ok=True)

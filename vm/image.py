@@ -41,7 +41,8 @@ def ssh_key() -> Path:
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
                             "ramzswap-harness", "-f", str(tmp)], check=True)
         except FileNotFoundError as e:
-            raise StepError("ssh key", "ssh-keygen not found: apt-get install openssh-client") from e
+            raise StepError("ssh key",
+                            "ssh-keygen not found: apt-get install openssh-client") from e
         Path(str(tmp) + ".pub").replace(Path(str(key) + ".pub"))
         tmp.replace(key)
     return key
@@ -97,8 +98,9 @@ def build(force: bool = False) -> Image:
     tmp = d / "rootfs-i386.ext4.tmp"
     tmp.unlink(missing_ok=True)
     with stage("guest image: mke2fs -d"):
-        run_logged("guest image (mke2fs)", ["mke2fs", "-q", "-F", "-t", "ext4", "-L", "root",
-                                            "-d", str(root), str(tmp), IMAGE_SIZE], log, append=True)
+        run_logged("guest image (mke2fs)",
+                   ["mke2fs", "-q", "-F", "-t", "ext4", "-L", "root", "-d", str(root), str(tmp),
+                    IMAGE_SIZE], log, append=True)
     tmp.replace(img)
     shutil.rmtree(root)
     cache.mark_complete(d, key)

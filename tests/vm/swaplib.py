@@ -1,0 +1,78 @@
+"""Guest-side helpers shared by the swap tests: a memory balloon, swap set-up
+and the page-integrity hog."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from vm.guest import Guest
+
+BALLOON_DIR = "/mnt/balloon"
+
+
+def mem_available_mib(g: Guest) -> int:
+    return g.meminfo()["MemAvailable"] // 1024
+
+
+def inflate_balloon(g: Guest, leave_mib: int) -> int:
+    """Pin memory in a ramfs file (never swapped) so that about *leave_mib* MiB
+    stay available: a 2 GiB guest then needs swap for a hog of a few times
+    that, and runs it in minutes under TCG.  Returns the balloon's size."""
+    size = mem_available_mib(g) - leave_mib
+    if size <= 0:
+        return 0
+    g.run(f"mkdir -p {BALLOON_DIR} && (mountpoint -q {BALLOON_DIR} || "
+          f"mount -t ramfs ramfs {BALLOON_DIR}) && "
+          f"dd if=/dev/zero of={BALLOON_DIR}/fill bs=1M count={size} status=none")
+    return size
+
+
+def deflate_balloon(g: Guest) -> None:
+    g.run(f"if mountpoint -q {BALLOON_DIR}; then rm -f {BALLOON_DIR}/fill; "
+          f"umount {BALLOON_DIR}; fi", check=False)
+
+
+def swapoff_all(g: Guest) -> None:
+    g.run("swapoff -a", timeout=900)
+
+
+def swaps(g: Guest) -> list[str]:
+    return [ln.split()[0] for ln in g.run("cat /proc/swaps").stdout.splitlines()[1:]]
+
+
+@dataclass(frozen=True)
+class HogResult:
+    raw: dict[str, Any]
+    seconds: float
+
+    @property
+    def mismatches(self) -> int:
+        return int(self.raw["mismatches"])
+
+    @property
+    def mib(self) -> int:
+        return int(self.raw["mib"])
+
+
+def run_hog(g: Guest, mib: int, kind: str = "mixed", seed: int = 1,
+            timeout: float = 1800.0) -> HogResult:
+    """Run the hog; it exits 1 on mismatches, so its JSON is read either way."""
+    import time
+    t0 = time.monotonic()
+    res = g.run(f"{g.hog} --mib {mib} --kind {kind} --seed {seed} --json", timeout=timeout,
+                check=False)
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    assert lines, f"hog printed no JSON summary: {res.describe()}"
+    raw = json.loads(lines[-1])
+    assert res.status in (0, 1), f"hog failed to run: {res.describe()}"
+    return HogResult(raw, time.monotonic() - t0)
+
+
+def vmstat(g: Guest) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in g.run("cat /proc/vmstat").stdout.splitlines():
+        k, _, v = line.partition(" ")
+        out[k] = int(v)
+    return out

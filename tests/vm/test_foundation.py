@@ -1,0 +1,83 @@
+"""The chain proven on the reference the test kernel carries: an i386 HIGHMEM
+guest, and zram as its only swap with every swapped page verified."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.vm import swaplib
+from vm.guest import Guest
+from vm.step import say
+
+pytestmark = [pytest.mark.vm, pytest.mark.both_flavours]
+
+ZRAM = "/sys/block/zram0"
+LEAVE_MIB = 512  # memory left available after the balloon
+
+
+def test_guest_is_i386_with_highmem(guest: Guest) -> None:
+    assert guest.run("uname -m").stdout.strip() == "i686"
+    mi = guest.meminfo()
+    assert mi["HighTotal"] > 900 * 1024, mi  # about 1.1 GiB of a 2 GiB guest
+    assert mi["LowTotal"] < 900 * 1024, mi
+    assert guest.run("nproc").stdout.strip() == "2"
+    assert guest.run("uname -r").stdout.strip() == guest.release
+
+
+def _zram_stat(g: Guest, name: str) -> list[int]:
+    return [int(x) for x in g.run(f"cat {ZRAM}/{name}").stdout.split()]
+
+
+@pytest.fixture
+def zram_swap(guest: Guest) -> Iterator[Guest]:
+    g = guest
+    swaplib.swapoff_all(g)
+    g.run("modprobe zram")  # built in: modprobe consults modules.builtin
+    g.run(f"echo 1 > {ZRAM}/reset && echo lzo-rle > {ZRAM}/comp_algorithm && "
+          f"echo 3G > {ZRAM}/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0")
+    try:
+        yield g
+    finally:
+        swaplib.deflate_balloon(g)
+        g.run("swapoff /dev/zram0", timeout=900, check=False)
+        g.run(f"echo 1 > {ZRAM}/reset", check=False)
+
+
+def test_zram_swap_integrity(zram_swap: Guest, flavour: str) -> None:
+    g = zram_swap
+    assert swaplib.swaps(g) == ["/dev/zram0"]
+    swaplib.inflate_balloon(g, LEAVE_MIB)
+    free_mib = swaplib.mem_available_mib(g)
+    mib = 2 * free_mib
+    before = swaplib.vmstat(g)
+    hog = swaplib.run_hog(g, mib, "mixed", seed=7)
+    after = swaplib.vmstat(g)
+    mm = _zram_stat(g, "mm_stat")
+    out_mib = (after["pswpout"] - before["pswpout"]) * 4096 / 2**20
+    in_mib = (after["pswpin"] - before["pswpin"]) * 4096 / 2**20
+    say(f"zram {flavour}: hog {mib} MiB (2 x {free_mib} MiB available): write "
+        f"{hog.raw['write_mib_s']} MiB/s, verify {hog.raw['verify_mib_s']} MiB/s; swapped out "
+        f"{out_mib:.0f} MiB, in {in_mib:.0f} MiB; mem_used_max {mm[4] / 2**20:.0f} MiB; "
+        f"{hog.seconds:.0f}s")
+    assert hog.mismatches == 0, hog.raw
+    assert hog.mib >= 2 * free_mib
+    kinds = hog.raw["kind_counts"]
+    assert all(kinds[k] > 0 for k in ("zero", "same", "text", "binary", "random")), kinds
+    # Pages really went through zram: at least the hog's excess over free RAM.
+    assert out_mib >= mib - free_mib, (out_mib, mib, free_mib)
+    assert in_mib > 0
+    assert mm[4] > 0, f"zram mem_used_max is 0: nothing was stored ({mm})"
+
+
+def test_zram_empty_after_swapoff_and_reset(zram_swap: Guest) -> None:
+    g = zram_swap
+    swaplib.inflate_balloon(g, LEAVE_MIB)
+    hog = swaplib.run_hog(g, swaplib.mem_available_mib(g) + 256, "mixed", seed=3)
+    assert hog.mismatches == 0, hog.raw
+    g.run("swapoff /dev/zram0", timeout=900)
+    g.run(f"echo 1 > {ZRAM}/reset")
+    assert _zram_stat(g, "disksize") == [0]
+    mm = _zram_stat(g, "mm_stat")
+    assert mm[0] == 0 and mm[1] == 0 and mm[2] == 0, mm
