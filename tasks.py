@@ -42,14 +42,15 @@ def build(c: Context, flavour: str = "all", force: bool = False) -> None:
     print(f"image: {next(iter(built.values())).image.path}; logs: {paths.logs_dir()}")
 
 
-@task(help={"flavour": "debug (default) or perf", "k": "pytest -k expression",
+@task(help={"flavour": "all (default: debug, plus the both_flavours tests on perf), debug "
+                      "or perf", "k": "pytest -k expression",
             "long": "also run the long soak tests", "unit_only": "host unit tests only",
             "pytest_args": "extra arguments for pytest"})
-def test_vm(c: Context, flavour: str = "debug", k: str = "", long: bool = False,
+def test_vm(c: Context, flavour: str = "all", k: str = "", long: bool = False,
             unit_only: bool = False, pytest_args: str = "") -> None:
     """Run the tests: host unit tests, then the guest tests on a booted VM."""
-    args = [sys.executable, "-m", "pytest", "-ra", "tests/unit" if unit_only else "tests",
-            f"--flavour={flavour}"]
+    args = [sys.executable, "-m", "pytest", "-ra", "--capture=tee-sys",
+            "tests/unit" if unit_only else "tests", f"--flavour={flavour}"]
     if k:
         args += ["-k", k]
     if long:
