@@ -160,7 +160,8 @@ static uint32_t same_word(uint64_t h)
  * LZO; with the repeats it packs to about 2.4x (see tests/unit/test_hog.py).
  * Generated into a buffer with slack so each word is one fixed 8-byte copy.
  */
-static unsigned char text_buf[PAGE_BYTES + 64];
+/* slack: the last repeat (<= 75 bytes) or word (8) and a separator may overrun */
+static unsigned char text_buf[PAGE_BYTES + 128];
 
 static void fill_text(unsigned char *out, struct rng *r)
 {
@@ -516,7 +517,8 @@ static void usage(FILE *f)
 		"  --kind KIND      page content (default mixed: ~6%% zero, 2.5%% same,\n"
 		"                   45%% text, 36.5%% binary, 10%% random, chosen per page)\n"
 		"  --seed S         64-bit seed (default 1)\n"
-		"  --passes P       verify passes (default 1); mismatches counts distinct pages\n"
+		"  --passes P       verify passes (default 1); mismatches counts distinct pages,\n"
+		"                   pass_mismatches each pass, verify_seconds all passes\n"
 		"  --pageout        madvise(MADV_PAGEOUT) all memory before each verify pass\n"
 		"  --json           print exactly one JSON line on stdout\n"
 		"  --quiet          no progress on stderr\n"
@@ -644,7 +646,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		usage(stderr);
 		exit(2);
 	}
-	if (o->corrupt_page >= 0 && (uint64_t)o->corrupt_page >= o->mib * PAGES_PER_MIB) {
+	if (o->have_mib && o->corrupt_page >= 0 &&
+	    (uint64_t)o->corrupt_page >= o->mib * PAGES_PER_MIB) {
 		fprintf(stderr, "hog: --corrupt-page %" PRId64 " is beyond the last page (%" PRIu64 ")\n",
 			o->corrupt_page, o->mib * PAGES_PER_MIB - 1);
 		exit(2);
