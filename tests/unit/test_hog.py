@@ -234,6 +234,33 @@ def test_compressibility(hog: Path, kind: str, page_lo: float, page_hi: float,
     assert mean_lo <= mean <= mean_hi, f"{kind} mean ratio {mean:.2f}"
 
 
+@pytest.fixture(scope="module")
+def hog_sanitized(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """hog.c built natively with AddressSanitizer and UBSan (skips if unavailable)."""
+    out = tmp_path_factory.mktemp("asan") / "hog"
+    res = subprocess.run(
+        [guest_build.CC, "-O1", "-g", "-std=c99", "-Wall", "-Wextra", "-Werror",
+         "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-o", str(out),
+         str(guest_build.GUEST_SRC / "hog.c")],
+        capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        pytest.skip(f"no sanitizer runtime here: {res.stderr.strip()[-200:]}")
+    return out
+
+
+@pytest.mark.parametrize("kind", (*KINDS, "mixed"))
+def test_sanitizers_find_nothing(hog_sanitized: Path, kind: str) -> None:
+    res = run_hog(hog_sanitized, "--mib", "6", "--kind", kind, "--passes", "2", "--json",
+                  "--quiet", "--corrupt-page", "1535")
+    assert res.returncode == 1, res.stderr.decode()[-2000:]
+    assert json.loads(res.stdout)["first_mismatch_page"] == 1535
+
+
+def test_content_is_the_same_on_i386_and_x86_64(hog: Path, hog_sanitized: Path) -> None:
+    for page in range(30):
+        assert dump(hog, page, "--seed", "5") == dump(hog_sanitized, page, "--seed", "5")
+
+
 # ---- the build --------------------------------------------------------------
 
 
