@@ -72,7 +72,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("panic", r"Kernel panic - not syncing"),
     ("user gpf", r"^traps: \S+\[\d+\] general protection"),
     ("gpf", r"general protection"),
-    ("oops", r"^Oops\b|\b[a-z][a-z -]*: [0-9a-f]{4} \[#\d+\]"),
+    ("oops", r"^Oops\b|\b[A-Za-z][\w ,.-]*: [0-9a-f]{4} \[#\d+\]"),
     ("bug", r"^BUG: "),
     ("warning", r"^WARNING: "),
 )

@@ -118,6 +118,8 @@ BAD_LINES = [
     ("Oops: 0002 [#1] PREEMPT SMP DEBUG_PAGEALLOC", "oops"),
     ("invalid opcode: 0000 [#1] PREEMPT SMP", "oops"),
     ("double fault: 0000 [#1] SMP", "oops"),
+    ("Bad pagetable: 000d [#1] PREEMPT SMP", "oops"),
+    ("stack segment: 0000 [#1] PREEMPT SMP", "oops"),
 ]
 
 GOOD_LINES = [
