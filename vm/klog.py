@@ -77,6 +77,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("warning", r"^WARNING: "),
 )
 _COMPILED = tuple((kind, re.compile(pattern)) for kind, pattern in _RULES)
+_ANY = re.compile("|".join(f"(?:{pattern})" for _, pattern in _RULES))  # fast pre-filter
 
 #: Every kind find_problems() reports, for callers that ignore some.
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in _RULES))
@@ -121,6 +122,8 @@ def _messages(line: str) -> list[str]:
 def classify(line: str) -> str | None:
     """The kind of problem *line* reports, or None."""
     for msg in _messages(line):
+        if not _ANY.search(msg):
+            continue
         for kind, rx in _COMPILED:
             if rx.search(msg):
                 return kind
