@@ -165,6 +165,10 @@ def test_good_line(prefix: str, line: str) -> None:
     assert klog.classify(prefix + line) is None
 
 
+def test_every_kind_has_a_sample_line() -> None:
+    assert {kind for _, kind in BAD_LINES} == set(klog.KINDS)
+
+
 def test_report_after_other_console_output_on_the_same_line() -> None:
     line = "hog: write  40% (409/1024 MiB)[  150.220011] WARNING: CPU: 1 PID: 4 at a.c:1 f+0x1/0x2"
     assert klog.classify(line) == "warning"
