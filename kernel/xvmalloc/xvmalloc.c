@@ -721,7 +721,7 @@ void *xv_map(struct xv_pool *pool, unsigned long handle, enum xv_mapmode mm)
 	if (!area)
 		return NULL;
 	st = get_cpu_ptr(&xv_map_state);
-	if (WARN_ONCE(st->pool, "xvmalloc: nested xv_map() on one CPU\n")) {
+	if (WARN_ONCE(st->pool, "xvmalloc: nested %s() on one CPU\n", __func__)) {
 		put_cpu_ptr(&xv_map_state);
 		return NULL;
 	}
@@ -757,11 +757,11 @@ void xv_unmap(struct xv_pool *pool, unsigned long handle)
 {
 	struct xv_map_state *st = this_cpu_ptr(&xv_map_state);
 
-	if (WARN_ONCE(!st->pool, "xvmalloc: xv_unmap() without xv_map()\n"))
+	if (WARN_ONCE(!st->pool, "xvmalloc: %s() without xv_map()\n", __func__))
 		return;
 	WARN_ONCE(st->pool != pool || st->handle != handle,
-		  "xvmalloc: xv_unmap(%#lx) does not match xv_map(%#lx)\n",
-		  handle, st->handle);
+		  "xvmalloc: %s(%#lx) does not match xv_map(%#lx)\n",
+		  __func__, handle, st->handle);
 	if (st->kaddr)
 		kunmap_local(st->kaddr);
 	else if (st->mm != XV_MM_RO)
@@ -1135,7 +1135,6 @@ static int __init xv_init(void)
 
 	BUILD_BUG_ON(XV_HDR_OSIZE_SHIFT + XV_HDR_OSIZE_BITS > 32);
 	BUILD_BUG_ON(XV_FL_COUNT > 31);
-	BUILD_BUG_ON(XV_AREA_SIZE > XV_ALIGN << XV_OFF_BITS);
 	BUILD_BUG_ON(XV_CHUNK_AREAS < 1);
 
 	ret = cpuhp_setup_state(CPUHP_BP_PREPARE_DYN, "mm/xvmalloc:prepare",

@@ -24,13 +24,13 @@
 #ifndef XV_AREA_PAGES_LOG2
 #define XV_AREA_PAGES_LOG2	2
 #endif
-#define XV_AREA_PAGES		(1U << XV_AREA_PAGES_LOG2)
+#define XV_AREA_PAGES		BIT(XV_AREA_PAGES_LOG2)
 #define XV_AREA_SHIFT		(PAGE_SHIFT + XV_AREA_PAGES_LOG2)
-#define XV_AREA_SIZE		(1U << XV_AREA_SHIFT)
+#define XV_AREA_SIZE		BIT(XV_AREA_SHIFT)
 
 /* Every block starts and ends on a 4-byte boundary. */
 #define XV_ALIGN_SHIFT		2
-#define XV_ALIGN		(1U << XV_ALIGN_SHIFT)
+#define XV_ALIGN		BIT(XV_ALIGN_SHIFT)
 /* The only per-object overhead: one u32 header in front of the data. */
 #define XV_HDR_SIZE		4U
 /* A free block holds its header, two list links and a footer. */
@@ -83,9 +83,9 @@
  * [2^(fl + 6), 2^(fl + 7)) split in 32 equal ranges.
  */
 #define XV_SL_LOG2		5
-#define XV_SL_COUNT		(1U << XV_SL_LOG2)
+#define XV_SL_COUNT		BIT(XV_SL_LOG2)
 #define XV_FL_SHIFT		(XV_SL_LOG2 + XV_ALIGN_SHIFT)
-#define XV_SMALL_BLOCK		(1U << XV_FL_SHIFT)
+#define XV_SMALL_BLOCK		BIT(XV_FL_SHIFT)
 #define XV_FL_COUNT		(XV_AREA_SHIFT - XV_FL_SHIFT + 2)
 
 /**
@@ -126,7 +126,7 @@ struct xv_area {
  * @name: for messages
  */
 struct xv_pool {
-	spinlock_t lock;
+	spinlock_t lock;	/* see above */
 	u32 fl_bitmap;
 	u32 sl_bitmap[XV_FL_COUNT];
 	u32 free_lists[XV_FL_COUNT][XV_SL_COUNT];
