@@ -1,0 +1,693 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for xvmalloc: module xvmalloc_test.ko, suite "xvmalloc".
+ *
+ * Sized for a slow emulated guest with lockdep, DEBUG_PAGEALLOC and
+ * kmemleak: the whole suite should take seconds, not minutes.  Every
+ * object is filled with a pattern derived from its handle and checked
+ * before it is freed, so overlapping objects or lost writes show up.
+ */
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/highmem.h>
+#include <linux/hrtimer.h>
+#include <linux/kthread.h>
+#include <linux/module.h>
+#include <linux/prandom.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+
+#include "xvmalloc.h"
+#include "xvmalloc_int.h"
+
+MODULE_IMPORT_NS(XVMALLOC_TESTING);
+
+#define XVT_MAX		XV_MAX_ALLOC_SIZE
+
+struct xvt_obj {
+	unsigned long handle;
+	u32 size;
+	u32 gen;
+};
+
+/* The content an object should hold: a function of handle, size, gen. */
+static void xvt_pattern(u8 *buf, u32 size, unsigned long handle, u32 gen)
+{
+	u32 x = (u32)handle * 2654435761u ^ gen * 40503u ^ size;
+	u32 i;
+
+	for (i = 0; i < size; i++) {
+		if ((i & 3) == 0)
+			x = x * 1103515245u + 12345u;
+		buf[i] = x >> (8 * (i & 3));
+	}
+}
+
+/* Store the pattern through xv_write(), or a WO or RW mapping. */
+static void xvt_store(struct xv_pool *pool, const struct xvt_obj *o, u8 *buf)
+{
+	void *p;
+
+	xvt_pattern(buf, o->size, o->handle, o->gen);
+	switch (o->gen % 3) {
+	case 0:
+		xv_write(pool, o->handle, buf);
+		break;
+	default:
+		p = xv_map(pool, o->handle, o->gen % 3 == 1 ? XV_MM_WO : XV_MM_RW);
+		if (p) {
+			memcpy(p, buf, o->size);
+			xv_unmap(pool, o->handle);
+		}
+		break;
+	}
+}
+
+/* Check the content through xv_read() or an RO or RW mapping. */
+static bool xvt_verify(struct xv_pool *pool, const struct xvt_obj *o, u8 *buf,
+		       u8 *tmp, u32 how)
+{
+	bool ok = false;
+	void *p;
+
+	xvt_pattern(buf, o->size, o->handle, o->gen);
+	if (xv_obj_size(pool, o->handle) != o->size)
+		return false;
+	switch (how % 3) {
+	case 0:
+		xv_read(pool, o->handle, tmp);
+		ok = !memcmp(tmp, buf, o->size);
+		break;
+	default:
+		p = xv_map(pool, o->handle, how % 3 == 1 ? XV_MM_RO : XV_MM_RW);
+		if (p) {
+			ok = !memcmp(p, buf, o->size);
+			xv_unmap(pool, o->handle);
+		}
+		break;
+	}
+	return ok;
+}
+
+/* Per-test state: a pool and two page buffers. */
+struct xvt_ctx {
+	struct xv_pool *pool;
+	u8 *buf;
+	u8 *tmp;
+	struct rnd_state rnd;
+};
+
+static int xvt_init(struct kunit *test)
+{
+	struct xvt_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	ctx->buf = kunit_kmalloc(test, XVT_MAX, GFP_KERNEL);
+	ctx->tmp = kunit_kmalloc(test, XVT_MAX, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ctx->buf);
+	KUNIT_ASSERT_NOT_NULL(test, ctx->tmp);
+	ctx->pool = xv_create_pool("xvmalloc_test");
+	KUNIT_ASSERT_NOT_NULL(test, ctx->pool);
+	prandom_seed_state(&ctx->rnd, 0x5eed0001);
+	test->priv = ctx;
+	return 0;
+}
+
+static void xvt_exit(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+
+	if (!ctx || !ctx->pool)
+		return;
+	/* Tests free what they allocate; a leftover object is a failure. */
+	KUNIT_EXPECT_EQ(test, xv_get_total_pages(ctx->pool), 0UL);
+	if (!xv_get_total_pages(ctx->pool))
+		xv_destroy_pool(ctx->pool);
+	/* else leak the pool rather than WARN from xv_destroy_pool() */
+}
+
+static u32 xvt_rand(struct xvt_ctx *ctx, u32 lo, u32 hi)
+{
+	return lo + prandom_u32_state(&ctx->rnd) % (hi - lo + 1);
+}
+
+static int xvt_alloc(struct xvt_ctx *ctx, struct xvt_obj *o, u32 size, gfp_t gfp)
+{
+	int ret = xv_malloc(ctx->pool, size, gfp, &o->handle);
+
+	o->size = size;
+	o->gen = prandom_u32_state(&ctx->rnd);
+	if (!ret)
+		xvt_store(ctx->pool, o, ctx->buf);
+	return ret;
+}
+
+/* Allocate and fill an object; the test stops if that fails. */
+static void xvt_get(struct kunit *test, struct xvt_obj *o, u32 size)
+{
+	struct xvt_ctx *ctx = test->priv;
+
+	KUNIT_ASSERT_EQ_MSG(test, xvt_alloc(ctx, o, size, GFP_KERNEL), 0, "size %u", size);
+}
+
+static void xvt_free(struct kunit *test, struct xvt_obj *o)
+{
+	struct xvt_ctx *ctx = test->priv;
+
+	KUNIT_ASSERT_TRUE_MSG(test, xvt_verify(ctx->pool, o, ctx->buf, ctx->tmp, o->gen >> 8),
+			      "object %#lx of %u bytes corrupt", o->handle, o->size);
+	xv_free(ctx->pool, o->handle);
+	o->handle = 0;
+}
+
+static void xvt_check(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+
+	KUNIT_ASSERT_EQ(test, xv_check_pool(ctx->pool), 0);
+}
+
+static void xvt_invalid_sizes(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	unsigned long handle = 1;
+
+	KUNIT_EXPECT_EQ(test, xv_malloc(ctx->pool, 0, GFP_KERNEL, &handle), -EINVAL);
+	KUNIT_EXPECT_EQ(test, handle, 0UL);
+	handle = 1;
+	KUNIT_EXPECT_EQ(test, xv_malloc(ctx->pool, XVT_MAX + 1, GFP_KERNEL, &handle), -EINVAL);
+	KUNIT_EXPECT_EQ(test, handle, 0UL);
+	xv_free(ctx->pool, 0);
+	KUNIT_EXPECT_EQ(test, xv_get_total_pages(ctx->pool), 0UL);
+	xvt_check(test);
+}
+
+static void xvt_sizes_alone(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	struct xvt_obj o;
+	u32 size;
+
+	for (size = 1; size <= XVT_MAX; size++) {
+		xvt_get(test, &o, size);
+		KUNIT_ASSERT_EQ(test, xv_obj_size(ctx->pool, o.handle), (size_t)size);
+		KUNIT_ASSERT_TRUE(test, xvt_verify(ctx->pool, &o, ctx->buf, ctx->tmp, size));
+		xvt_free(test, &o);
+		KUNIT_ASSERT_EQ_MSG(test, xv_get_total_pages(ctx->pool), 0UL, "size %u", size);
+		if (size % 512 == 0) {
+			xvt_check(test);
+			cond_resched();
+		}
+	}
+}
+
+static void xvt_sizes_interleaved(struct kunit *test)
+{
+	struct xvt_obj *objs;
+	u32 i, size;
+
+	objs = kunit_kcalloc(test, XVT_MAX, sizeof(*objs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	/* 1, max, 2, max - 1, ...: every size, all live at once */
+	for (i = 0; i < XVT_MAX; i++) {
+		size = i % 2 ? XVT_MAX - i / 2 : i / 2 + 1;
+		xvt_get(test, &objs[i], size);
+		if (i % 512 == 511) {
+			xvt_check(test);
+			cond_resched();
+		}
+	}
+	for (i = 0; i < XVT_MAX; i += 2)
+		xvt_free(test, &objs[i]);
+	xvt_check(test);
+	for (i = 1; i < XVT_MAX; i += 2) {
+		xvt_free(test, &objs[i]);
+		if (i % 512 == 511)
+			xvt_check(test);
+	}
+	xvt_check(test);
+}
+
+static bool xvt_next_perm(u32 *a, u32 n)
+{
+	u32 i = n - 1, j = n - 1;
+
+	while (i > 0 && a[i - 1] >= a[i])
+		i--;
+	if (!i)
+		return false;
+	while (a[j] <= a[i - 1])
+		j--;
+	swap(a[i - 1], a[j]);
+	for (j = n - 1; i < j; i++, j--)
+		swap(a[i], a[j]);
+	return true;
+}
+
+/*
+ * Four neighbours (one area, front to back) freed in each of the 24
+ * orders: with a small object after them they must end as one free block
+ * (plus the area's tail); without it the area goes back (pages == 0).
+ */
+static void xvt_coalesce(struct kunit *test)
+{
+	static const u32 sizes[] = { 40, 300, 1000, 2500 };
+	struct xvt_ctx *ctx = test->priv;
+	struct xv_pool_check info;
+	u32 perm[] = { 0, 1, 2, 3 };
+	struct xvt_obj o[5];
+	u32 i, keeper, n = 0;
+
+	do {
+		for (keeper = 0; keeper < 2; keeper++) {
+			for (i = 0; i < 4; i++)
+				xvt_get(test, &o[i], sizes[i]);
+			if (keeper)
+				xvt_get(test, &o[4], 16);
+			KUNIT_ASSERT_EQ(test, xv_get_total_pages(ctx->pool),
+					(unsigned long)XV_AREA_PAGES);
+			for (i = 0; i < 4; i++) {
+				xvt_free(test, &o[perm[i]]);
+				xvt_check(test);
+			}
+			if (keeper) {
+				KUNIT_ASSERT_EQ(test, xv_check_pool_info(ctx->pool, &info), 0);
+				KUNIT_ASSERT_EQ(test, info.used_blocks, 1ULL);
+				KUNIT_ASSERT_EQ_MSG(test, info.free_blocks, 2ULL,
+						    "order %u %u %u %u", perm[0], perm[1],
+						    perm[2], perm[3]);
+				xvt_free(test, &o[4]);
+			}
+			KUNIT_ASSERT_EQ(test, xv_get_total_pages(ctx->pool), 0UL);
+		}
+		n++;
+	} while (xvt_next_perm(perm, 4));
+	KUNIT_ASSERT_EQ(test, n, 24U);
+}
+
+/* Long pseudo-random alloc/free sequences with fixed seeds. */
+static void xvt_random(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	const u32 cap = 1000, ops = 20000;
+	struct xv_pool_stats st;
+	struct xvt_obj *objs;
+	u32 i, n = 0, target = 0, seed;
+	u64 bytes = 0;
+
+	objs = kunit_kcalloc(test, cap, sizeof(*objs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	for (seed = 1; seed <= 2; seed++) {
+		prandom_seed_state(&ctx->rnd, seed);
+		for (i = 0; i < ops; i++) {
+			if (i % 2048 == 0)
+				target = xvt_rand(ctx, 0, cap);
+			if (n < cap && (n < target || xvt_rand(ctx, 0, 3) == 0)) {
+				u32 size = seed == 1 ? xvt_rand(ctx, 1, XVT_MAX) :
+					   xvt_rand(ctx, XVT_MAX / 2, XVT_MAX);
+
+				xvt_get(test, &objs[n], size);
+				bytes += size;
+				n++;
+			} else if (n) {
+				u32 j = xvt_rand(ctx, 0, n - 1);
+
+				bytes -= objs[j].size;
+				xvt_free(test, &objs[j]);
+				objs[j] = objs[--n];
+			}
+			if (i % 1000 == 999) {
+				xvt_check(test);
+				xv_get_stats(ctx->pool, &st);
+				KUNIT_ASSERT_EQ(test, st.objects, (u64)n);
+				KUNIT_ASSERT_EQ(test, st.bytes_requested, bytes);
+				KUNIT_ASSERT_EQ(test, st.bytes_in_pool, st.pages_total * PAGE_SIZE);
+				KUNIT_ASSERT_EQ(test, xv_get_total_size_bytes(ctx->pool),
+						st.bytes_in_pool);
+				cond_resched();
+			}
+		}
+		while (n) {
+			bytes -= objs[--n].size;
+			xvt_free(test, &objs[n]);
+		}
+		KUNIT_EXPECT_EQ(test, bytes, 0ULL);
+		xvt_check(test);
+		KUNIT_EXPECT_EQ(test, xv_get_total_pages(ctx->pool), 0UL);
+	}
+}
+
+/* Does the object's data cross a page boundary (so xv_map() bounces)? */
+static bool xvt_crosses(const struct xvt_obj *o)
+{
+	u32 off = ((u32)o->handle & XV_OFF_MASK) * XV_ALIGN + XV_HDR_SIZE;
+
+	return off / PAGE_SIZE != (off + o->size - 1) / PAGE_SIZE;
+}
+
+/* Mapping modes, for objects within a page and across a page boundary. */
+static void xvt_map_modes(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	struct xv_pool_check info;
+	struct xvt_obj o[12];
+	u32 i, crossing = 0;
+	bool same;
+	u8 *p;
+
+	for (i = 0; i < ARRAY_SIZE(o); i++)
+		xvt_get(test, &o[i], xvt_rand(ctx, 2500, XVT_MAX));
+	for (i = 0; i < ARRAY_SIZE(o); i++) {
+		if (xvt_crosses(&o[i])) {
+			/* RO on a bounced object: changes are not written back */
+			crossing++;
+			p = xv_map(ctx->pool, o[i].handle, XV_MM_RO);
+			KUNIT_ASSERT_NOT_NULL(test, p);
+			memset(p, 0xee, o[i].size);
+			xv_unmap(ctx->pool, o[i].handle);
+			same = xvt_verify(ctx->pool, &o[i], ctx->buf, ctx->tmp, 0);
+			KUNIT_ASSERT_TRUE(test, same);
+		}
+		/* WO: the whole new content lands */
+		o[i].gen++;
+		xvt_pattern(ctx->buf, o[i].size, o[i].handle, o[i].gen);
+		p = xv_map(ctx->pool, o[i].handle, XV_MM_WO);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		memcpy(p, ctx->buf, o[i].size);
+		xv_unmap(ctx->pool, o[i].handle);
+		KUNIT_ASSERT_TRUE(test, xvt_verify(ctx->pool, &o[i], ctx->buf, ctx->tmp, 0));
+		KUNIT_ASSERT_TRUE(test, xvt_verify(ctx->pool, &o[i], ctx->buf, ctx->tmp, 1));
+		/* RW: sees the content, keeps the changes */
+		p = xv_map(ctx->pool, o[i].handle, XV_MM_RW);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		same = !memcmp(p, ctx->buf, o[i].size);
+		o[i].gen++;
+		xvt_pattern(ctx->buf, o[i].size, o[i].handle, o[i].gen);
+		memcpy(p, ctx->buf, o[i].size);
+		xv_unmap(ctx->pool, o[i].handle);
+		/* never assert while mapped: preemption is off until xv_unmap() */
+		KUNIT_ASSERT_TRUE(test, same);
+		KUNIT_ASSERT_TRUE(test, xvt_verify(ctx->pool, &o[i], ctx->buf, ctx->tmp, 0));
+	}
+	KUNIT_ASSERT_GT(test, crossing, 0U);
+	KUNIT_ASSERT_EQ(test, xv_check_pool_info(ctx->pool, &info), 0);
+	KUNIT_ASSERT_EQ(test, info.crossing_objects, (u64)crossing);
+	for (i = 0; i < ARRAY_SIZE(o); i++)
+		xvt_free(test, &o[i]);
+}
+
+/* Pool pages come from high memory when there is any. */
+static void xvt_highmem(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	const u32 count = 256;
+	struct xv_pool_stats st;
+	struct xvt_obj *o;
+	u32 i;
+
+	if (!totalhigh_pages())
+		kunit_skip(test, "no high memory");
+	o = kunit_kcalloc(test, count, sizeof(*o), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, o);
+	for (i = 0; i < count; i++)
+		xvt_get(test, &o[i], xvt_rand(ctx, 1000, XVT_MAX));
+	xv_get_stats(ctx->pool, &st);
+	kunit_info(test, "%llu of %llu pool pages in high memory\n", st.pages_highmem,
+		   st.pages_total);
+	KUNIT_EXPECT_GE(test, st.pages_highmem * 100, st.pages_total * 95);
+	for (i = 0; i < count; i++)
+		xvt_free(test, &o[i]);
+}
+
+/* Each internal allocation of a growth fails in turn: -ENOMEM, no leak. */
+static void xvt_nomem(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	struct xv_pool_stats st;
+	struct xvt_obj o[8];
+	u64 failures = 0;
+	u32 nth, n, i;
+	int ret = 0;
+
+	/* chunk, pages of the first growth, then of the second one */
+	for (nth = 1; nth <= 2 * XV_AREA_PAGES + 2; nth++) {
+		xv_pool_fail_nth(ctx->pool, nth);
+		for (n = 0; n < ARRAY_SIZE(o); n++) {
+			ret = xvt_alloc(ctx, &o[n], XVT_MAX, GFP_KERNEL);
+			if (ret)
+				break;
+		}
+		KUNIT_ASSERT_EQ(test, ret, -ENOMEM);
+		KUNIT_ASSERT_EQ(test, o[n < ARRAY_SIZE(o) ? n : 0].handle, 0UL);
+		xv_get_stats(ctx->pool, &st);
+		KUNIT_ASSERT_EQ(test, st.alloc_failures, ++failures);
+		KUNIT_ASSERT_EQ(test, st.objects, (u64)n);
+		KUNIT_ASSERT_EQ(test, st.pages_total,
+				(u64)DIV_ROUND_UP(n, XV_AREA_SIZE / (XVT_MAX + XV_HDR_SIZE)) *
+				XV_AREA_PAGES);
+		xvt_check(test);
+		xv_pool_fail_nth(ctx->pool, 0);
+		for (i = 0; i < n; i++)
+			xvt_free(test, &o[i]);
+		KUNIT_ASSERT_EQ(test, xv_get_total_pages(ctx->pool), 0UL);
+	}
+}
+
+/* The table chunk: the allocation after the first chunk is full fails. */
+static void xvt_nomem_chunk(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	const u32 cap = XV_CHUNK_AREAS * 4;
+	struct xvt_obj *objs;
+	u32 n, i;
+	int ret = 0;
+
+	objs = kunit_kcalloc(test, cap, sizeof(*objs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	for (n = 0; n + 1 < cap; n++) {
+		if (xv_get_total_pages(ctx->pool) == (XV_CHUNK_AREAS - 1) * XV_AREA_PAGES)
+			xv_pool_fail_nth(ctx->pool, 1);
+		ret = xv_malloc(ctx->pool, XVT_MAX, GFP_KERNEL, &objs[n].handle);
+		if (ret)
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
+	xvt_check(test);
+	xv_pool_fail_nth(ctx->pool, 0);
+	KUNIT_EXPECT_EQ(test, xv_malloc(ctx->pool, XVT_MAX, GFP_KERNEL, &objs[n].handle), 0);
+	xvt_check(test);
+	for (i = 0; i <= n; i++)
+		xv_free(ctx->pool, objs[i].handle);
+	KUNIT_EXPECT_EQ(test, xv_get_total_pages(ctx->pool), 0UL);
+}
+
+/* GFP_NOWAIT with a spinlock held: must not sleep (DEBUG_ATOMIC_SLEEP). */
+static void xvt_atomic(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	static DEFINE_SPINLOCK(lock);
+	const u32 count = 64;
+	struct xvt_obj *o;
+	u32 i, n = 0;
+	int ret;
+
+	o = kunit_kcalloc(test, count, sizeof(*o), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, o);
+	spin_lock(&lock);
+	for (i = 0; i < count; i++) {
+		ret = xv_malloc(ctx->pool, xvt_rand(ctx, 1, XVT_MAX), GFP_NOWAIT,
+				&o[n].handle);
+		/* -ENOMEM is allowed under GFP_NOWAIT; anything else is not */
+		if (ret != -ENOMEM)
+			KUNIT_EXPECT_EQ(test, ret, 0);
+		if (!ret)
+			n++;
+	}
+	spin_unlock(&lock);
+	xvt_check(test);
+	for (i = 0; i < n; i++)
+		xv_free(ctx->pool, o[i].handle);
+	KUNIT_EXPECT_EQ(test, xv_get_total_pages(ctx->pool), 0UL);
+}
+
+/* Allocate, write, read back and free in hard interrupt context. */
+struct xvt_irq {
+	struct hrtimer timer;
+	struct xv_pool *pool;
+	struct completion done;
+	u8 data[64];
+	u8 back[64];
+	int ret;
+	bool ok;
+	bool in_irq;
+};
+
+static enum hrtimer_restart xvt_irq_fn(struct hrtimer *timer)
+{
+	struct xvt_irq *x = container_of(timer, struct xvt_irq, timer);
+	unsigned long handle;
+	void *p;
+
+	x->in_irq = in_hardirq();
+	x->ret = xv_malloc(x->pool, sizeof(x->data), GFP_ATOMIC, &handle);
+	if (!x->ret) {
+		xv_write(x->pool, handle, x->data);
+		p = xv_map(x->pool, handle, XV_MM_RO);
+		x->ok = p && !memcmp(p, x->data, sizeof(x->data));
+		if (p)
+			xv_unmap(x->pool, handle);
+		xv_read(x->pool, handle, x->back);
+		x->ok = x->ok && !memcmp(x->back, x->data, sizeof(x->data));
+		xv_free(x->pool, handle);
+	}
+	complete(&x->done);
+	return HRTIMER_NORESTART;
+}
+
+static void xvt_irq_context(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	struct xvt_obj o;
+	struct xvt_irq *x;
+
+	x = kunit_kzalloc(test, sizeof(*x), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, x);
+	/* a process-context object too, so the pool lock is used both ways */
+	xvt_get(test, &o, 100);
+	x->pool = ctx->pool;
+	memset(x->data, 0x3c, sizeof(x->data));
+	init_completion(&x->done);
+	hrtimer_init(&x->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	x->timer.function = xvt_irq_fn;
+	hrtimer_start(&x->timer, ms_to_ktime(1), HRTIMER_MODE_REL_HARD);
+	wait_for_completion(&x->done);
+	hrtimer_cancel(&x->timer);
+	KUNIT_EXPECT_TRUE(test, x->in_irq);
+	KUNIT_EXPECT_EQ(test, x->ret, 0);
+	KUNIT_EXPECT_TRUE(test, x->ok);
+	xvt_free(test, &o);
+	xvt_check(test);
+}
+
+/* Several kthreads allocating and freeing on one pool. */
+#define XVT_THREADS		4
+#define XVT_THREAD_OPS		3000
+#define XVT_THREAD_LIVE		100
+
+struct xvt_thread {
+	struct xv_pool *pool;
+	struct completion done;
+	struct rnd_state rnd;
+	u8 *buf;
+	u8 *tmp;
+	u32 errors;
+	u32 allocs;
+	struct xvt_obj live[XVT_THREAD_LIVE];
+};
+
+static int xvt_thread_fn(void *arg)
+{
+	struct xvt_thread *t = arg;
+	struct xvt_obj *live = t->live;
+	u32 i, n = 0;
+
+	for (i = 0; i < XVT_THREAD_OPS; i++) {
+		u32 r = prandom_u32_state(&t->rnd);
+
+		if (n < XVT_THREAD_LIVE && (r & 1)) {
+			struct xvt_obj *o = &live[n];
+
+			o->size = 1 + (r >> 1) % XVT_MAX;
+			o->gen = prandom_u32_state(&t->rnd);
+			if (xv_malloc(t->pool, o->size, GFP_KERNEL, &o->handle)) {
+				t->errors++;
+				continue;
+			}
+			xvt_store(t->pool, o, t->buf);
+			n++;
+			t->allocs++;
+		} else if (n) {
+			u32 j = (r >> 1) % n;
+
+			if (!xvt_verify(t->pool, &live[j], t->buf, t->tmp, r >> 8))
+				t->errors++;
+			xv_free(t->pool, live[j].handle);
+			live[j] = live[--n];
+		}
+		if (i % 64 == 0)
+			cond_resched();
+	}
+	while (n) {
+		n--;
+		if (!xvt_verify(t->pool, &live[n], t->buf, t->tmp, n))
+			t->errors++;
+		xv_free(t->pool, live[n].handle);
+	}
+	kthread_complete_and_exit(&t->done, 0);
+}
+
+static void xvt_concurrency(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	struct xvt_thread *t;
+	struct task_struct *task;
+	u32 i, started = 0;
+
+	t = kunit_kcalloc(test, XVT_THREADS, sizeof(*t), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	for (i = 0; i < XVT_THREADS; i++) {
+		t[i].pool = ctx->pool;
+		t[i].buf = kunit_kmalloc(test, XVT_MAX, GFP_KERNEL);
+		t[i].tmp = kunit_kmalloc(test, XVT_MAX, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, t[i].buf);
+		KUNIT_ASSERT_NOT_NULL(test, t[i].tmp);
+		init_completion(&t[i].done);
+		prandom_seed_state(&t[i].rnd, 100 + i);
+	}
+	for (i = 0; i < XVT_THREADS; i++) {
+		task = kthread_run(xvt_thread_fn, &t[i], "xvt/%u", i);
+		if (IS_ERR(task))
+			break;
+		started++;
+	}
+	for (i = 0; i < started; i++)
+		wait_for_completion(&t[i].done);
+	KUNIT_EXPECT_EQ(test, started, (u32)XVT_THREADS);
+	for (i = 0; i < started; i++) {
+		KUNIT_EXPECT_EQ_MSG(test, t[i].errors, 0U, "thread %u", i);
+		KUNIT_EXPECT_GT(test, t[i].allocs, 0U);
+	}
+	xvt_check(test);
+	KUNIT_EXPECT_EQ(test, xv_get_total_pages(ctx->pool), 0UL);
+}
+
+static struct kunit_case xvmalloc_test_cases[] = {
+	KUNIT_CASE(xvt_invalid_sizes),
+	KUNIT_CASE(xvt_sizes_alone),
+	KUNIT_CASE(xvt_sizes_interleaved),
+	KUNIT_CASE(xvt_coalesce),
+	KUNIT_CASE(xvt_random),
+	KUNIT_CASE(xvt_map_modes),
+	KUNIT_CASE(xvt_highmem),
+	KUNIT_CASE(xvt_nomem),
+	KUNIT_CASE(xvt_nomem_chunk),
+	KUNIT_CASE(xvt_atomic),
+	KUNIT_CASE(xvt_irq_context),
+	KUNIT_CASE(xvt_concurrency),
+	{}
+};
+
+static struct kunit_suite xvmalloc_test_suite = {
+	.name = "xvmalloc",
+	.init = xvt_init,
+	.exit = xvt_exit,
+	.test_cases = xvmalloc_test_cases,
+};
+
+kunit_test_suite(xvmalloc_test_suite);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("ramzswap project");
+MODULE_DESCRIPTION("KUnit tests for xvmalloc");
