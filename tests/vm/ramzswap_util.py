@@ -84,9 +84,12 @@ class Rzs:
         return str(self.g.run(f"cat {self.path(dev, attr)}").stdout.strip())
 
     def write_path(self, path: str, value: str, newline: bool = True) -> WriteResult:
-        # coreutils printf: its write error names the errno ("Invalid argument")
+        # coreutils printf: its write error names the errno ("Invalid argument").
+        # The pause lets sshd forward that message before the shell exits: sshd
+        # may send the exit status first and the harness then stops reading.
         fmt = "%s\\n" if newline else "%s"
-        r = self.g.run(f"/usr/bin/printf '{fmt}' {shlex.quote(value)} > {path}", check=False)
+        r = self.g.run(f"/usr/bin/printf '{fmt}' {shlex.quote(value)} > {path}; "
+                       f"rc=$?; sleep 0.2; exit $rc", check=False)
         return WriteResult(r.status, r.stderr)
 
     def write(self, dev: int, attr: str, value: str, newline: bool = True) -> WriteResult:

@@ -4,6 +4,7 @@ and the page-integrity hog."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,13 +57,14 @@ class HogResult:
         return int(self.raw["mib"])
 
 
-def run_hog(g: Guest, mib: int, kind: str = "mixed", seed: int = 1,
-            timeout: float = 1800.0) -> HogResult:
-    """Run the hog; it exits 1 on mismatches, so its JSON is read either way."""
-    import time
+def run_hog(g: Guest, mib: int, kind: str = "mixed", seed: int = 1, passes: int = 1,
+            pageout: bool = False, timeout: float = 1800.0) -> HogResult:
+    """Run the hog; it exits 1 on mismatches, so its JSON is read either way.
+    With *pageout* the hog asks the kernel to page all its memory out before
+    each verify pass, so every page goes through swap on every pass."""
     t0 = time.monotonic()
-    res = g.run(f"{g.hog} --mib {mib} --kind {kind} --seed {seed} --json", timeout=timeout,
-                check=False)
+    cmd = f"{g.hog} --mib {mib} --kind {kind} --seed {seed} --passes {passes} --json"
+    res = g.run(cmd + (" --pageout" if pageout else ""), timeout=timeout, check=False)
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
     assert lines, f"hog printed no JSON summary: {res.describe()}"
     raw = json.loads(lines[-1])

@@ -14,7 +14,12 @@ from vm.step import say
 pytestmark = [pytest.mark.vm, pytest.mark.both_flavours]
 
 ZRAM = "/sys/block/zram0"
-LEAVE_MIB = 512  # memory left available after the balloon
+LEAVE_MIB = 384  # memory left available after the balloon
+# The hog's mixed pages compress about 2.1x with LZO, so a live set of twice
+# the free memory cannot fit in compressed RAM (seen: OOM).  The live set is
+# 1.5x free memory, and two paged-out verify passes make the pages stored
+# through swap add up to well over twice the free memory.
+LIVE_FACTOR = 1.5
 
 
 def test_guest_is_i386_with_highmem(guest: Guest) -> None:
@@ -50,9 +55,9 @@ def test_zram_swap_integrity(zram_swap: Guest, flavour: str) -> None:
     assert swaplib.swaps(g) == ["/dev/zram0"]
     swaplib.inflate_balloon(g, LEAVE_MIB)
     free_mib = swaplib.mem_available_mib(g)
-    mib = 2 * free_mib
+    mib = int(LIVE_FACTOR * free_mib)
     before = swaplib.vmstat(g)
-    hog = swaplib.run_hog(g, mib, "mixed", seed=7)
+    hog = swaplib.run_hog(g, mib, "mixed", seed=7, passes=2, pageout=True)
     after = swaplib.vmstat(g)
     mm = _zram_stat(g, "mm_stat")
     out_mib = (after["pswpout"] - before["pswpout"]) * 4096 / 2**20
@@ -62,19 +67,18 @@ def test_zram_swap_integrity(zram_swap: Guest, flavour: str) -> None:
         f"{out_mib:.0f} MiB, in {in_mib:.0f} MiB; mem_used_max {mm[4] / 2**20:.0f} MiB; "
         f"{hog.seconds:.0f}s")
     assert hog.mismatches == 0, hog.raw
-    assert hog.mib >= 2 * free_mib
     kinds = hog.raw["kind_counts"]
     assert all(kinds[k] > 0 for k in ("zero", "same", "text", "binary", "random")), kinds
-    # Pages really went through zram: at least the hog's excess over free RAM.
-    assert out_mib >= mib - free_mib, (out_mib, mib, free_mib)
-    assert in_mib > 0
+    # Pages really went through zram: at least twice the free memory's worth.
+    assert out_mib >= 2 * free_mib, (out_mib, free_mib)
+    assert in_mib >= free_mib, (in_mib, free_mib)
     assert mm[4] > 0, f"zram mem_used_max is 0: nothing was stored ({mm})"
 
 
 def test_zram_empty_after_swapoff_and_reset(zram_swap: Guest) -> None:
     g = zram_swap
     swaplib.inflate_balloon(g, LEAVE_MIB)
-    hog = swaplib.run_hog(g, swaplib.mem_available_mib(g) + 256, "mixed", seed=3)
+    hog = swaplib.run_hog(g, swaplib.mem_available_mib(g) + 128, "mixed", seed=3, pageout=True)
     assert hog.mismatches == 0, hog.raw
     g.run("swapoff /dev/zram0", timeout=900)
     g.run(f"echo 1 > {ZRAM}/reset")

@@ -132,11 +132,14 @@ def test_swap_pageout_accounting(rzs: Rzs, guest: Any) -> None:
                 used_kib = int(guest.run("awk '$1 ~ /ramzswap0/ {print $4}' /proc/swaps")
                                .stdout.strip())
                 assert used_kib >= 60000, used_kib
+                # stored: the slots in use, mkswap's header page, and slots whose
+                # free notification found the entry busy
                 miss = rzs.debug_stat(0)["miss_free"]
-                assert mm["orig_data_size"] // 1024 <= used_kib + 4 * miss, (mm, used_kib)
+                assert mm["orig_data_size"] // PAGE <= used_kib // 4 + 1 + miss, (mm, used_kib)
                 if kind in ("zero", "same"):
                     assert mm["same_pages"] * PAGE >= 60 * MiB, (kind, mm)
-                    assert mm["compr_data_size"] == 0, (kind, mm)
+                    # nothing compressed but the swap header
+                    assert mm["compr_data_size"] < PAGE, (kind, mm)
                 elif kind == "random":
                     assert mm["huge_pages"] * PAGE >= 60 * MiB, (kind, mm)
                     assert mm["compr_data_size"] >= 60 * MiB, (kind, mm)
@@ -148,9 +151,9 @@ def test_swap_pageout_accounting(rzs: Rzs, guest: Any) -> None:
                           "while pgrep -x hog >/dev/null; do sleep 0.2; done", timeout=900)
             res = _hog_json(guest, out)
             assert res["mismatches"] == 0 and res["pages"] == 64 * 256, res
-            # the hog has exited: swap freed its slots and told us
+            # the hog has exited: swap freed its slots and told us (the header stays)
             mm, _xv = rzs.check_accounting(0)
-            assert mm["orig_data_size"] // PAGE <= rzs.debug_stat(0)["miss_free"], (kind, mm)
+            assert mm["orig_data_size"] // PAGE <= 1 + rzs.debug_stat(0)["miss_free"], (kind, mm)
     finally:
         guest.run("pkill -CONT -x hog; pkill -x hog; swapoff /dev/ramzswap0",
                   timeout=600, check=False)
@@ -187,8 +190,8 @@ def test_swap_hog_twice_memavailable(rzs: Rzs, guest: Any) -> None:
             used_kib = int(guest.run("awk '$1 ~ /ramzswap0/ {print $4}' /proc/swaps")
                            .stdout.strip() or 0)
             assert mm["orig_data_size"] > 0 and used_kib > 0, (mm, used_kib)
-            assert mm["orig_data_size"] // 1024 <= used_kib + 4 * rzs.debug_stat(0)[
-                "miss_free"], (mm, used_kib)
+            miss = rzs.debug_stat(0)["miss_free"]
+            assert mm["orig_data_size"] // PAGE <= used_kib // 4 + 1 + miss, (mm, used_kib)
             assert mm["same_pages"] > 0, mm
             assert mm["huge_pages"] > 0, mm
             assert mm["compr_data_size"] < mm["orig_data_size"], mm
@@ -210,7 +213,7 @@ def test_swap_hog_twice_memavailable(rzs: Rzs, guest: Any) -> None:
     io = rzs.io_stat(0)
     assert io["failed_reads"] == io["failed_writes"] == io["invalid_io"] == 0, io
     mm, xv = rzs.check_accounting(0)
-    assert mm["orig_data_size"] // PAGE <= rzs.debug_stat(0)["miss_free"], mm
+    assert mm["orig_data_size"] // PAGE <= 1 + rzs.debug_stat(0)["miss_free"], mm
     rzs.reset(0)
     _zero_stats(rzs, 0)
     # a fresh pool after reset starts empty
@@ -306,6 +309,26 @@ def test_partial_write_zeroes_and_unaligned_io(rzs: Rzs, guest: Any) -> None:
     io = rzs.io_stat(0)
     assert io["failed_reads"] == io["failed_writes"] == io["invalid_io"] == 0, io
     rzs.check_accounting(0)
+
+
+def test_concurrent_sector_writers_same_pages(rzs: Rzs, guest: Any) -> None:
+    """Eight writers each own one sector of every page of a 1 MiB range and
+    write them at the same time: each write is a read-modify-write of a page
+    another writer is modifying too.  No update may be lost."""
+    rzs.insmod("logical_block_size=512")
+    rzs.init(0, "8M")
+    guest.run("head -c 1M /dev/urandom > /tmp/rzs/src")
+    guest.run("for k in 0 1 2 3 4 5 6 7; do ( for p in $(seq 0 255); do "
+              "  s=$((p * 8 + k)); "
+              "  dd if=/tmp/rzs/src of=/dev/ramzswap0 bs=512 skip=$s seek=$s count=1 "
+              "     oflag=direct status=none || exit 1; "
+              "done ) & done; wait", timeout=900)
+    guest.run("dd if=/dev/ramzswap0 bs=1M count=1 iflag=direct status=none | cmp - /tmp/rzs/src")
+    io = rzs.io_stat(0)
+    assert io["failed_reads"] == io["failed_writes"] == io["invalid_io"] == 0, io
+    mm, _ = rzs.check_accounting(0)
+    assert mm["orig_data_size"] == MiB, mm
+    assert rzs.debug_stat(0)["num_writes"] >= 8 * 256
 
 
 # ---------------------------------------------------------------------------
