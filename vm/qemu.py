@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vm import paths
 from vm.errors import StepError
 from vm.step import say, tail
 
@@ -115,21 +116,52 @@ def _console_has_output(log: Path, seconds: float, q: Qemu) -> bool:
     return False
 
 
+def _probe_file() -> Path:
+    return paths.cache_root() / "accel-probe"
+
+
+def _probe_id() -> str:
+    """What the probe result depends on: the host kernel and the QEMU binary."""
+    qemu_bin = Path(shutil.which(QEMU) or QEMU)
+    st = qemu_bin.stat() if qemu_bin.exists() else None
+    return f"{os.uname().release} {qemu_bin}:{st.st_size if st else 0}:{st.st_mtime if st else 0}"
+
+
+def _remembered_accel() -> str | None:
+    try:
+        ident, _, accel = _probe_file().read_text().strip().rpartition(" => ")
+    except OSError:
+        return None
+    return accel if ident == _probe_id() and accel in ("kvm", "tcg") else None
+
+
+def _remember_accel(accel: str) -> None:
+    paths.ensure(_probe_file().parent)
+    _probe_file().write_text(f"{_probe_id()} => {accel}\n")
+
+
 def start(cfg: QemuConfig) -> Qemu:
     """Boot the guest.  With accel=auto, try KVM (if /dev/kvm is usable) and keep
-    it only if the kernel prints within KVM_PROBE_SECONDS; else use TCG."""
+    it only if the kernel prints within KVM_PROBE_SECONDS; else use TCG.  The
+    result is remembered in the cache for this host kernel and QEMU binary
+    (delete cache_root()/accel-probe, or pass accel, to probe again)."""
     global _accel_choice
     if shutil.which(QEMU) is None:
         raise StepError("qemu", f"{QEMU} not found: apt-get install qemu-system-x86")
     for f in (cfg.kernel, cfg.image):
         if not f.is_file():
             raise StepError("qemu", f"{f} does not exist: run `invoke build` first")
-    accel = cfg.accel if cfg.accel != "auto" else (_accel_choice or "auto")
+    forced = os.environ.get("RAMZSWAP_ACCEL", "")  # kvm or tcg: skip the probe
+    if cfg.accel == "auto" and forced in ("kvm", "tcg"):
+        cfg.accel = forced
+    accel = cfg.accel if cfg.accel != "auto" else (_accel_choice or _remembered_accel()
+                                                   or "auto")
     if accel == "auto":
         if os.access("/dev/kvm", os.R_OK | os.W_OK):
             q = _spawn(cfg, "kvm")
             if _console_has_output(cfg.console_log, KVM_PROBE_SECONDS, q):
                 _accel_choice = "kvm"
+                _remember_accel("kvm")
                 say("qemu: KVM works, using it")
                 return q
             q.stop()
@@ -138,6 +170,9 @@ def start(cfg: QemuConfig) -> Qemu:
         else:
             say("qemu: no usable /dev/kvm: using TCG (software emulation)")
         accel = _accel_choice = "tcg"
+        _remember_accel("tcg")
+    elif cfg.accel == "auto":
+        _accel_choice = accel
     q = _spawn(cfg, accel)
     say(f"qemu: booting with {accel}, ssh on 127.0.0.1:{q.ssh_port}, console {cfg.console_log}")
     return q
