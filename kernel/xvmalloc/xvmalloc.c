@@ -8,17 +8,21 @@
  *
  * Design
  *
- * Areas.  The pool grows by areas of XV_AREA_PAGES (4) order-0 pages that
- * need not be contiguous, allocated with the caller's gfp plus
- * __GFP_HIGHMEM.  Each area is one linear space of XV_AREA_SIZE (16 KiB)
- * bytes in which blocks are laid end to end and may cross page boundaries,
- * so an object larger than PAGE_SIZE / 2 no longer pins a page that only
- * small objects could share (the fragmentation of the 2009 allocator,
- * where a block could not leave its page).  An area that becomes entirely
- * free goes back to the page allocator at once.  Areas are numbered; the
- * pool's area table (a directory of one-page chunks of struct xv_area,
- * each the list of an area's pages) turns an id into its pages in O(1)
- * without taking the pool lock.
+ * Areas.  Blocks live in areas: linear spaces of XV_AREA_SIZE (16 KiB)
+ * bytes backed by XV_AREA_PAGES (4) order-0 pages that need not be
+ * contiguous, allocated with the caller's gfp plus __GFP_HIGHMEM.  Blocks
+ * are laid end to end and may cross page boundaries, so an object larger
+ * than PAGE_SIZE / 2 no longer pins a page that only small objects could
+ * share (the fragmentation of the 2009 allocator, where a block could not
+ * leave its page).  Areas are sparse: a page lying entirely inside a free
+ * block, apart from that block's header and links (first 12 bytes) and
+ * footer (last 4), goes back to the page allocator at once, and comes back
+ * when an allocation needs it; an area left entirely free is released
+ * whole.  So the pool grows and shrinks page by page, every page entirely
+ * free is returned at once, and a new area starts with only the pages its
+ * first object needs.  Areas are numbered; the pool's area table (a
+ * directory of one-page chunks of struct xv_area, each the list of an
+ * area's pages) turns an id into its pages in O(1) without the pool lock.
  *
  * Addresses.  A block is named by a u32 "block address": area id << 12 |
  * offset / 4.  Handles are block addresses (so 0 is never a valid handle)
@@ -47,8 +51,7 @@
  * at most 3 list removals or insertions and about 30 word accesses,
  * whatever the size of the pool.  Neighbours are coalesced at once on
  * free: no two free blocks are ever adjacent.  On a split the object
- * takes the front of the free block, or its end when only that keeps the
- * object within one page.
+ * takes the front of the free block.
  *
  * Mapping.  An object inside one page is mapped with kmap_local_page().
  * One that crosses a page boundary is copied into a per-CPU bounce buffer
@@ -60,9 +63,11 @@
  *
  * Locking.  One spinlock per pool, taken with interrupts disabled, so any
  * context whose gfp allows the allocation may call xv_malloc() and
- * xv_free().  To grow, xv_malloc() drops the lock, allocates pages (and
- * rarely a table chunk) with the caller's gfp, retakes the lock and looks
- * again before installing the new area: with GFP_NOWAIT it never sleeps.
+ * xv_free().  When the block it found lacks pages, or no block fits and a
+ * new area is needed, xv_malloc() drops the lock, allocates the pages (at
+ * most three; rarely a table chunk too) with the caller's gfp, retakes the
+ * lock and looks again: with GFP_NOWAIT it never sleeps.  Pages are freed
+ * after the lock is dropped.
  * xv_map(), xv_read(), xv_write() and xv_obj_size() take no lock: a live
  * object's header changes only in its prev-free bit, written whole under
  * the lock.
@@ -195,6 +200,12 @@ static void xv_wr(const struct xv_area *area, u32 off, u32 val)
 	kunmap_local(p);
 }
 
+/* The header at @off, or XV_HDR_FREE if its page is absent (bad handles). */
+static u32 xv_rd_hdr(const struct xv_area *area, u32 off)
+{
+	return READ_ONCE(area->pages[off >> PAGE_SHIFT]) ? xv_rd(area, off) : XV_HDR_FREE;
+}
+
 /* Set field @field of the free block at @addr (another area, maybe). */
 static void xv_wr_link(struct xv_pool *pool, u32 addr, u32 field, u32 val)
 {
@@ -264,14 +275,18 @@ static void xv_list_remove(struct xv_pool *pool, const struct xv_area *area,
 	xv_trace_listop(pool);
 }
 
-/* Write the header and footer of a free block and put it on its list. */
+/*
+ * Write the header and footer of a free block and put it on its list.  A
+ * block that ends the area has no footer: no block follows to read it.
+ */
 static void xv_make_free(struct xv_pool *pool, const struct xv_area *area,
 			 u32 id, u32 off, u32 bsize)
 {
 	u32 hdr = xv_hdr_free(bsize);
 
 	xv_wr(area, off, hdr);
-	xv_wr(area, off + bsize - XV_HDR_SIZE, hdr);
+	if (off + bsize < XV_AREA_SIZE)
+		xv_wr(area, off + bsize - XV_HDR_SIZE, hdr);
 	xv_list_insert(pool, area, xv_addr(id, off), bsize);
 }
 
@@ -310,6 +325,16 @@ static u32 xv_find(struct xv_pool *pool, u32 need, u32 *bsize)
 }
 
 /*
+ * The bytes of a free block of @bsize bytes at @off that must be in memory
+ * once an object of a @need-byte block is carved out of it: the object's
+ * block and the header and links of the rest, if it is split off.
+ */
+static u32 xv_take_end(u32 off, u32 bsize, u32 need)
+{
+	return bsize - need < XV_MIN_BLOCK ? off + bsize : off + need + XV_FREE_HEAD;
+}
+
+/*
  * Carve an object of @size bytes (a block of @need bytes) out of the free
  * block at @addr of @bsize bytes, off the lists if @listed.  Returns the
  * object's block address.
@@ -333,30 +358,93 @@ static u32 xv_take(struct xv_pool *pool, u32 addr, u32 bsize, bool listed,
 			xv_wr(area, end, xv_rd(area, end) & ~XV_HDR_PREV_FREE);
 		return addr;
 	}
-	if (XV_AVOID_CROSSING &&
-	    xv_crosses(off + XV_HDR_SIZE, size) &&
-	    !xv_crosses(end - need + XV_HDR_SIZE, size)) {
-		/* Object at the end, free rest in front. */
-		xv_make_free(pool, area, id, off, rest);
-		xv_wr(area, off + rest, xv_hdr_used(need, size, XV_HDR_PREV_FREE));
-		if (end < XV_AREA_SIZE)
-			xv_wr(area, end, xv_rd(area, end) & ~XV_HDR_PREV_FREE);
-		return xv_addr(id, off + rest);
-	}
 	/* Object in front, free rest behind: the next block keeps PREV_FREE. */
 	xv_wr(area, off, xv_hdr_used(need, size, 0));
 	xv_make_free(pool, area, id, off + need, rest);
 	return addr;
 }
 
-/* ---- growth ------------------------------------------------------------- */
+/* ---- pages: growth, sparse areas ----------------------------------------- */
 
-/* What xv_malloc() allocated with the lock dropped, not yet installed. */
+/*
+ * A free block [start, end) needs its header and links and, unless it ends
+ * the area, its footer; the pages entirely within the rest, its body, are
+ * given back.  Returns the first and (exclusive) last such page.
+ */
+static void xv_body_pages(u32 start, u32 end, u32 *first, u32 *last)
+{
+	u32 lo = start + XV_FREE_HEAD;
+	u32 hi = end < XV_AREA_SIZE ? end - XV_HDR_SIZE : end;
+
+	*first = (lo + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	*last = hi >> PAGE_SHIFT;
+}
+
+/* Under the lock: move the present body pages of a free block to @out. */
+static unsigned int xv_release_body(struct xv_pool *pool, struct xv_area *area,
+				    u32 start, u32 end, struct page **out)
+{
+	unsigned int n = 0;
+	u32 pg, last;
+
+	for (xv_body_pages(start, end, &pg, &last); pg < last; pg++) {
+		struct page *page = area->pages[pg];
+
+		if (!page)
+			continue;
+		WRITE_ONCE(area->pages[pg], NULL);
+		pool->pages_total--;
+		if (PageHighMem(page))
+			pool->pages_highmem--;
+		out[n++] = page;
+	}
+	return n;
+}
+
+/* Pages [*first, *last] of an area hold bytes [start, end). */
+static void xv_span(u32 start, u32 end, u32 *first, u32 *last)
+{
+	*first = start >> PAGE_SHIFT;
+	*last = (end - 1) >> PAGE_SHIFT;
+}
+
+/* How many pages under bytes [start, end) of @area are missing? */
+static unsigned int xv_missing(const struct xv_area *area, u32 start, u32 end)
+{
+	unsigned int n = 0;
+	u32 pg, last;
+
+	for (xv_span(start, end, &pg, &last); pg <= last; pg++)
+		n += !area->pages[pg];
+	return n;
+}
+
+/* Pages and a table chunk xv_malloc() allocated with the lock dropped. */
 struct xv_grow {
 	struct page *pages[XV_AREA_PAGES];
+	unsigned int nr;
 	struct xv_area *chunk;
-	bool have_pages;
 };
+
+/* Under the lock: fill the holes under bytes [start, end) from @g. */
+static void xv_populate(struct xv_pool *pool, struct xv_area *area, u32 start,
+			u32 end, struct xv_grow *g)
+{
+	u32 pg, last;
+
+	for (xv_span(start, end, &pg, &last); pg <= last; pg++) {
+		struct page *page;
+
+		if (area->pages[pg])
+			continue;
+		page = g->pages[--g->nr];
+		g->pages[g->nr] = NULL;
+		WRITE_ONCE(area->pages[pg], page);
+		pool->pages_total++;
+		if (PageHighMem(page))
+			pool->pages_highmem++;
+	}
+}
 
 /* Test hook: should this internal allocation fail? */
 static bool xv_fail_now(struct xv_pool *pool)
@@ -377,53 +465,44 @@ static bool xv_need_chunk(struct xv_pool *pool, const struct xv_grow *g)
 
 static void xv_grow_release(struct xv_grow *g)
 {
-	unsigned int i;
-
-	for (i = 0; i < XV_AREA_PAGES; i++) {
-		if (g->pages[i])
-			__free_page(g->pages[i]);
-		g->pages[i] = NULL;
-	}
-	g->have_pages = false;
+	while (g->nr)
+		__free_page(g->pages[--g->nr]);
 	kfree(g->chunk);
 	g->chunk = NULL;
 }
 
-/* Called without the lock: allocate the pages and, if @chunk, a chunk. */
-static int xv_grow_alloc(struct xv_pool *pool, struct xv_grow *g, bool chunk,
-			 gfp_t flags)
+/* Without the lock: have @g hold @pages pages and, if @chunk, a chunk. */
+static int xv_grow_alloc(struct xv_pool *pool, struct xv_grow *g,
+			 unsigned int pages, bool chunk, gfp_t flags)
 {
 	gfp_t gfp = flags & ~(GFP_ZONEMASK | __GFP_COMP | __GFP_ZERO);
-	unsigned int i;
 
-	if (chunk) {
+	if (chunk && !g->chunk) {
 		if (!xv_fail_now(pool))
 			g->chunk = kzalloc(PAGE_SIZE, gfp);
 		if (!g->chunk)
 			return -ENOMEM;
 	}
-	if (g->have_pages)
-		return 0;
-	for (i = 0; i < XV_AREA_PAGES; i++) {
+	while (g->nr < pages) {
+		struct page *page = NULL;
+
 		if (!xv_fail_now(pool))
-			g->pages[i] = alloc_page(gfp | __GFP_HIGHMEM);
-		if (!g->pages[i]) {
-			xv_grow_release(g);
+			page = alloc_page(gfp | __GFP_HIGHMEM);
+		if (!page)
 			return -ENOMEM;
-		}
+		g->pages[g->nr++] = page;
 	}
-	g->have_pages = true;
 	return 0;
 }
 
 /*
- * Under the lock: give the grown pages an id and return the address of
- * the area's single free block (not on any list).
+ * Under the lock: take a free id for a new area, back bytes [0, @end) of
+ * it with pages from @g and return the address of its single free block,
+ * which covers the whole area and is on no list.
  */
-static u32 xv_install(struct xv_pool *pool, struct xv_grow *g)
+static u32 xv_install(struct xv_pool *pool, struct xv_grow *g, u32 end)
 {
 	struct xv_area *area;
-	unsigned int i;
 	u32 id;
 
 	if (pool->free_id) {
@@ -439,35 +518,34 @@ static u32 xv_install(struct xv_pool *pool, struct xv_grow *g)
 		area = xv_area_of(pool, id);
 		WRITE_ONCE(pool->next_id, id + 1);
 	}
-	for (i = 0; i < XV_AREA_PAGES; i++) {
-		area->pages[i] = g->pages[i];
-		if (PageHighMem(g->pages[i]))
-			pool->pages_highmem++;
-		g->pages[i] = NULL;
-	}
-	g->have_pages = false;
+	memset(area, 0, sizeof(*area));
+	xv_populate(pool, area, 0, end, g);
 	pool->nr_areas++;
-	pool->pages_total += XV_AREA_PAGES;
 	xv_wr(area, 0, xv_hdr_free(XV_AREA_SIZE));
 	return xv_addr(id, 0);
 }
 
-/* Under the lock: take area @id out of the table; its pages go to @pages. */
-static void xv_uninstall(struct xv_pool *pool, u32 id, struct page **pages)
+/* Under the lock: take area @id out of the table; its pages go to @out. */
+static unsigned int xv_uninstall(struct xv_pool *pool, u32 id, struct page **out)
 {
 	struct xv_area *area = xv_area_of(pool, id);
-	unsigned int i;
+	unsigned int i, n = 0;
 
 	for (i = 0; i < XV_AREA_PAGES; i++) {
-		pages[i] = area->pages[i];
-		if (PageHighMem(pages[i]))
+		struct page *page = area->pages[i];
+
+		if (!page)
+			continue;
+		pool->pages_total--;
+		if (PageHighMem(page))
 			pool->pages_highmem--;
-		area->pages[i] = NULL;
+		out[n++] = page;
 	}
+	memset(area, 0, sizeof(*area));
 	WRITE_ONCE(area->next_free, (unsigned long)pool->free_id << 1 | 1);
 	pool->free_id = id;
 	pool->nr_areas--;
-	pool->pages_total -= XV_AREA_PAGES;
+	return n;
 }
 
 /* ---- API ---------------------------------------------------------------- */
@@ -524,8 +602,10 @@ void xv_destroy_pool(struct xv_pool *pool)
 		area = xv_area_of(pool, id);
 		if (xv_slot_free(area))
 			continue;
-		for (i = 0; i < XV_AREA_PAGES; i++)
-			__free_page(area->pages[i]);
+		for (i = 0; i < XV_AREA_PAGES; i++) {
+			if (area->pages[i])
+				__free_page(area->pages[i]);
+		}
 	}
 	for (i = 0; i < XV_DIR_LEN; i++)
 		kfree(pool->dir[i]);
@@ -556,8 +636,9 @@ int xv_malloc(struct xv_pool *pool, size_t size, gfp_t flags,
 {
 	struct xv_grow grow = {};
 	unsigned long irqflags;
-	u32 need, bsize, addr = 0;
+	u32 need, bsize, end, addr;
 	bool failed = false, chunk;
+	unsigned int missing = 0;
 
 	*handle = 0;
 	if (!size || size > XV_MAX_OBJ)
@@ -567,24 +648,41 @@ int xv_malloc(struct xv_pool *pool, size_t size, gfp_t flags,
 
 	spin_lock_irqsave(&pool->lock, irqflags);
 	for (;;) {
+		chunk = false;
 		addr = xv_find(pool, need, &bsize);
 		if (addr) {
-			addr = xv_take(pool, addr, bsize, true, need, size);
-			break;
+			/* a free block; its body pages may have to come back */
+			struct xv_area *area = xv_area_of(pool, xv_addr_id(addr));
+			u32 off = xv_addr_off(addr);
+
+			end = xv_take_end(off, bsize, need);
+			missing = xv_missing(area, off, end);
+			if (missing <= grow.nr) {
+				xv_populate(pool, area, off, end, &grow);
+				addr = xv_take(pool, addr, bsize, true, need, size);
+				break;
+			}
+		} else if (!xv_ids_exhausted(pool)) {
+			/* a new area, with pages for the object only */
+			end = xv_take_end(0, XV_AREA_SIZE, need);
+			missing = ((end - 1) >> PAGE_SHIFT) + 1;
+			chunk = xv_need_chunk(pool, &grow);
+			if (missing <= grow.nr && !chunk) {
+				addr = xv_install(pool, &grow, end);
+				addr = xv_take(pool, addr, XV_AREA_SIZE, false, need, size);
+				break;
+			}
+		} else {
+			failed = true;
 		}
-		if (failed || xv_ids_exhausted(pool)) {
+		if (failed) {
 			pool->alloc_failures++;
+			addr = 0;
 			break;
 		}
-		if (grow.have_pages && !xv_need_chunk(pool, &grow)) {
-			addr = xv_install(pool, &grow);
-			addr = xv_take(pool, addr, XV_AREA_SIZE, false, need, size);
-			break;
-		}
-		/* Grow without the lock, then look again: others run meanwhile. */
-		chunk = xv_need_chunk(pool, &grow);
+		/* Allocate without the lock, then look again: others ran meanwhile. */
 		spin_unlock_irqrestore(&pool->lock, irqflags);
-		failed = xv_grow_alloc(pool, &grow, chunk, flags) < 0;
+		failed = xv_grow_alloc(pool, &grow, missing, chunk, flags) < 0;
 		spin_lock_irqsave(&pool->lock, irqflags);
 	}
 	spin_unlock_irqrestore(&pool->lock, irqflags);
@@ -606,18 +704,18 @@ EXPORT_SYMBOL_GPL(xv_malloc);
  */
 void xv_free(struct xv_pool *pool, unsigned long handle)
 {
-	struct page *pages[XV_AREA_PAGES] = {};
 	u32 id = xv_addr_id(handle), off = xv_addr_off(handle);
+	struct page *pages[XV_AREA_PAGES];
+	unsigned int n = 0;
 	struct xv_area *area;
 	unsigned long irqflags;
 	u32 hdr, bsize, nhdr;
-	unsigned int i;
 
 	if (!handle)
 		return;
 	spin_lock_irqsave(&pool->lock, irqflags);
 	area = upper_32_bits(handle) ? NULL : xv_area_get(pool, id);
-	hdr = area ? xv_rd(area, off) : XV_HDR_FREE;
+	hdr = area ? xv_rd_hdr(area, off) : XV_HDR_FREE;
 	if (WARN_ONCE(hdr & XV_HDR_FREE, "xvmalloc: pool %s: bad handle %#lx freed\n",
 		      pool->name, handle))
 		goto unlock;
@@ -641,16 +739,16 @@ void xv_free(struct xv_pool *pool, unsigned long handle)
 			xv_wr(area, off + bsize, nhdr | XV_HDR_PREV_FREE);
 		}
 	}
-	if (bsize == XV_AREA_SIZE)
-		xv_uninstall(pool, id, pages);
-	else
+	if (bsize == XV_AREA_SIZE) {
+		n = xv_uninstall(pool, id, pages);
+	} else {
 		xv_make_free(pool, area, id, off, bsize);
+		n = xv_release_body(pool, area, off, off + bsize, pages);
+	}
 unlock:
 	spin_unlock_irqrestore(&pool->lock, irqflags);
-	for (i = 0; i < XV_AREA_PAGES; i++) {
-		if (pages[i])
-			__free_page(pages[i]);
-	}
+	while (n)
+		__free_page(pages[--n]);
 }
 EXPORT_SYMBOL_GPL(xv_free);
 
@@ -667,7 +765,7 @@ static struct xv_area *xv_obj(struct xv_pool *pool, unsigned long handle,
 	if (!upper_32_bits(handle))
 		area = xv_area_get(pool, xv_addr_id(handle));
 	if (area)
-		hdr = xv_rd(area, xv_addr_off(handle));
+		hdr = xv_rd_hdr(area, xv_addr_off(handle));
 	if (WARN_ONCE(hdr & XV_HDR_FREE, "xvmalloc: pool %s: bad handle %#lx\n",
 		      pool->name, handle))
 		return NULL;
@@ -883,6 +981,7 @@ struct xv_checker {
 	struct xv_pool *pool;
 	struct xv_pool_check info;
 	u64 bytes_requested;
+	unsigned long pages;
 	unsigned long highmem;
 	unsigned int errors;
 };
@@ -901,30 +1000,44 @@ static __printf(4, 5) void xv_bad(struct xv_checker *c, u32 id, u32 off,
 	pr_err("pool %s: area %u offset %u: %s\n", c->pool->name, id, off, msg);
 }
 
+/* Bit i set for each page i of an area under bytes [start, end). */
+static u32 xv_page_mask(u32 start, u32 end)
+{
+	u32 first, last;
+
+	xv_span(start, end, &first, &last);
+	return (2U << last) - (1U << first);
+}
+
 /* Walk the blocks of area @id; false if the walk had to stop early. */
 static bool xv_check_area(struct xv_checker *c, u32 id)
 {
 	const struct xv_area *area = xv_area_of(c->pool, id);
-	u32 off = 0, hdr, bsize, osize;
+	u32 off = 0, hdr, bsize, osize, end, present = 0, needed = 0;
 	bool prev_free = false;
 	unsigned int i;
 
 	for (i = 0; i < XV_AREA_PAGES; i++) {
-		if (!area->pages[i]) {
-			xv_bad(c, id, 0, "page %u missing", i);
-			return false;
-		}
+		if (!area->pages[i])
+			continue;
+		present |= 1U << i;
+		c->pages++;
 		if (PageHighMem(area->pages[i]))
 			c->highmem++;
 	}
 	c->info.areas++;
 	while (off < XV_AREA_SIZE) {
+		if (!(present & 1U << (off >> PAGE_SHIFT))) {
+			xv_bad(c, id, off, "block header in missing page %u", off >> PAGE_SHIFT);
+			return false;
+		}
 		hdr = xv_rd(area, off);
 		bsize = xv_hdr_bsize(hdr);
 		if (bsize < XV_MIN_BLOCK || bsize > XV_AREA_SIZE - off) {
 			xv_bad(c, id, off, "header %#x: bad block size %u", hdr, bsize);
 			return false;
 		}
+		end = off + bsize;
 		if (!(hdr & XV_HDR_PREV_FREE) != !prev_free)
 			xv_bad(c, id, off, "header %#x: prev-free flag wrong", hdr);
 		if (hdr & XV_HDR_FREE) {
@@ -932,9 +1045,14 @@ static bool xv_check_area(struct xv_checker *c, u32 id)
 				xv_bad(c, id, off, "two free blocks in a row");
 			if (xv_hdr_osize(hdr))
 				xv_bad(c, id, off, "free block header %#x has an object size", hdr);
-			if (xv_rd(area, off + bsize - XV_HDR_SIZE) != hdr)
-				xv_bad(c, id, off, "footer %#x does not match header %#x",
-				       xv_rd(area, off + bsize - XV_HDR_SIZE), hdr);
+			needed |= xv_page_mask(off, off + XV_FREE_HEAD);
+			if (end < XV_AREA_SIZE) {
+				needed |= xv_page_mask(end - XV_HDR_SIZE, end);
+				if (present & 1U << ((end - XV_HDR_SIZE) >> PAGE_SHIFT) &&
+				    xv_rd(area, end - XV_HDR_SIZE) != hdr)
+					xv_bad(c, id, off, "footer %#x does not match header %#x",
+					       xv_rd(area, end - XV_HDR_SIZE), hdr);
+			}
 			if (bsize == XV_AREA_SIZE)
 				xv_bad(c, id, off, "entirely free area was not released");
 			c->info.free_blocks++;
@@ -945,6 +1063,7 @@ static bool xv_check_area(struct xv_checker *c, u32 id)
 			if (!osize || osize > XV_MAX_OBJ || xv_block_size(osize) > bsize ||
 			    bsize - xv_block_size(osize) >= XV_MIN_BLOCK)
 				xv_bad(c, id, off, "object size %u in a block of %u", osize, bsize);
+			needed |= xv_page_mask(off, end);
 			c->info.used_blocks++;
 			c->info.used_bytes += bsize;
 			c->bytes_requested += osize;
@@ -952,8 +1071,12 @@ static bool xv_check_area(struct xv_checker *c, u32 id)
 				c->info.crossing_objects++;
 		}
 		prev_free = hdr & XV_HDR_FREE;
-		off += bsize;
+		off = end;
 	}
+	if (needed & ~present)
+		xv_bad(c, id, 0, "pages %#x under blocks are missing", needed & ~present);
+	if (present & ~needed)
+		xv_bad(c, id, 0, "free pages %#x were not released", present & ~needed);
 	return true;
 }
 
@@ -962,7 +1085,10 @@ static const struct xv_area *xv_check_addr(struct xv_checker *c, u32 addr)
 {
 	const struct xv_area *area = xv_area_get(c->pool, xv_addr_id(addr));
 
-	if (!area || xv_addr_off(addr) > XV_AREA_SIZE - XV_MIN_BLOCK)
+	u32 off = xv_addr_off(addr);
+
+	if (!area || off > XV_AREA_SIZE - XV_MIN_BLOCK ||
+	    xv_missing(area, off, off + XV_FREE_HEAD))
 		return NULL;
 	return area;
 }
@@ -1064,11 +1190,10 @@ int xv_check_pool_info(struct xv_pool *pool, struct xv_pool_check *info)
 		       c.info.used_blocks, c.bytes_requested, pool->objects,
 		       pool->bytes_requested);
 	if (c.info.areas != pool->nr_areas || free_slots + pool->nr_areas + 1 != pool->next_id ||
-	    pool->pages_total != (unsigned long)pool->nr_areas * XV_AREA_PAGES ||
-	    c.highmem != pool->pages_highmem)
-		xv_bad(&c, 0, 0, "%llu areas (%lu highmem pages), counters say %u (%lu of %lu)",
-		       c.info.areas, c.highmem, pool->nr_areas, pool->pages_highmem,
-		       pool->pages_total);
+	    c.pages != pool->pages_total || c.highmem != pool->pages_highmem)
+		xv_bad(&c, 0, 0, "%llu areas, %lu pages (%lu highmem), counters say %u, %lu (%lu)",
+		       c.info.areas, c.pages, c.highmem, pool->nr_areas, pool->pages_total,
+		       pool->pages_highmem);
 	spin_unlock_irqrestore(&pool->lock, irqflags);
 
 	if (c.errors > XV_CHECK_MAX_REPORTS)
@@ -1136,6 +1261,7 @@ static int __init xv_init(void)
 	BUILD_BUG_ON(XV_HDR_OSIZE_SHIFT + XV_HDR_OSIZE_BITS > 32);
 	BUILD_BUG_ON(XV_FL_COUNT > 31);
 	BUILD_BUG_ON(XV_CHUNK_AREAS < 1);
+	BUILD_BUG_ON(XV_AREA_PAGES > 32);
 
 	ret = cpuhp_setup_state(CPUHP_BP_PREPARE_DYN, "mm/xvmalloc:prepare",
 				xv_cpu_prepare, xv_cpu_dead);

@@ -37,6 +37,8 @@
 #define XV_MIN_BLOCK		16U
 #define XV_NEXT_OFF		4U
 #define XV_PREV_OFF		8U
+/* The part of a free block that must stay in memory: header and links. */
+#define XV_FREE_HEAD		12U
 
 /*
  * A block address (a handle, a list link) is a u32: the area id above
@@ -49,14 +51,6 @@
 
 /* Largest object: PAGE_SIZE, unless one page is the whole area. */
 #define XV_MAX_OBJ	min_t(u32, XV_MAX_ALLOC_SIZE, XV_AREA_SIZE - XV_HDR_SIZE)
-
-/*
- * When a split leaves a choice, put the object at the end of the free
- * block if that keeps it within one page and the start would not.
- */
-#ifndef XV_AVOID_CROSSING
-#define XV_AVOID_CROSSING	1
-#endif
 
 /*
  * Block header (u32):

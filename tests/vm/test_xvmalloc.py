@@ -32,6 +32,7 @@ CASES = [
     "xvt_sizes_alone",
     "xvt_sizes_interleaved",
     "xvt_coalesce",
+    "xvt_sparse",
     "xvt_random",
     "xvt_map_modes",
     "xvt_highmem",

@@ -8,7 +8,8 @@
  *       kshim.c xvhost.c ../../../kernel/xvmalloc/xvmalloc.c -o xvhost
  *   ./xvhost [-s SEED] [-n OPS]
  *
- * Runs functional tests (every size, coalescing in every order, random
+ * Runs functional tests (every size, coalescing in every order, pages
+ * released from and brought back into sparse areas, random
  * alloc/free with content patterns and xv_check_pool(), allocation
  * failures, atomic context, misuse), then measures density, per-object
  * overhead and free-list operations per call.  Prints "key: value" lines
@@ -304,6 +305,37 @@ static void test_coalesce(void)
 	}
 }
 
+/* Pages entirely inside a free block go back, and come back when needed. */
+static void test_sparse(void)
+{
+	static const unsigned long after[] = { 4, 3, 4, 2 };
+	struct xv_pool *pool;
+	struct obj o[4];
+	u32 i;
+
+	if (XV_AREA_PAGES < 4)
+		return;
+	pool = xv_create_pool("sparse");
+	for (i = 0; i < 4; i++)
+		EXPECT(obj_alloc(pool, &o[i], 4000, GFP_KERNEL) == 0, "alloc");
+	EXPECT(xv_get_total_pages(pool) == after[0], "%lu pages", xv_get_total_pages(pool));
+	obj_free(pool, &o[1]);
+	obj_free(pool, &o[2]);
+	check(pool, "sparse");
+	EXPECT(xv_get_total_pages(pool) == after[1], "%lu pages", xv_get_total_pages(pool));
+	EXPECT(obj_alloc(pool, &o[1], 4000, GFP_KERNEL) == 0, "alloc");
+	check(pool, "sparse");
+	EXPECT(xv_get_total_pages(pool) == after[2], "%lu pages", xv_get_total_pages(pool));
+	obj_free(pool, &o[0]);
+	obj_free(pool, &o[3]);
+	check(pool, "sparse");
+	EXPECT(xv_get_total_pages(pool) == after[3], "%lu pages", xv_get_total_pages(pool));
+	obj_verify(pool, &o[1], 0);
+	obj_free(pool, &o[1]);
+	expect_empty(pool, "sparse");
+	xv_destroy_pool(pool);
+}
+
 /* Sizes: 0 uniform, 1 compressed-page-like, 2 large only. */
 static u32 pick_size(u32 dist)
 {
@@ -510,7 +542,7 @@ static void test_failures(void)
 	/* the table chunk: fill the first one, then fail the next chunk */
 	for (nth = 1; nth <= 2; nth++) {
 		struct xv_pool *pool = xv_create_pool("failchunk");
-		u32 cap = XV_CHUNK_AREAS * 4 + 2;
+		u32 cap = XV_CHUNK_AREAS * (XV_AREA_SIZE / (XV_MAX_OBJ + XV_HDR_SIZE) + 1) + 2;
 		struct obj *o = calloc(cap, sizeof(*o));
 		int ret = 0;
 
@@ -556,12 +588,13 @@ static void test_failures(void)
 /* ---- measurements ---- */
 
 /*
- * Fill with sizes uniform in 32..4096, then churn: free a random half and
- * allocate as many new objects, ten times.  Objects larger than this
+ * Fill with sizes uniform in lo..hi, then churn: free a random half and
+ * allocate as many new objects, ten times; then free three objects in four
+ * at random (what memory do the survivors pin?).  Objects larger than this
  * build's limit (only with one-page areas) are counted as stored in a
  * page of their own, as 2009's ramzswap did with poorly compressed pages.
  */
-static void measure(u32 nobj)
+static void measure(const char *name, u32 nobj, u32 lo, u32 hi)
 {
 	struct xv_pool *pool = xv_create_pool("measure");
 	struct obj *objs = calloc(nobj, sizeof(*objs));
@@ -576,7 +609,7 @@ static void measure(u32 nobj)
 
 			if (objs[i].h || objs[i].size)
 				continue;
-			size = rnd_range(32, 4096);
+			size = rnd_range(lo, hi);
 			if (size > XV_MAX_OBJ) {
 				objs[i].size = size;	/* stored whole, outside the pool */
 				oversize_pages++;
@@ -592,15 +625,15 @@ static void measure(u32 nobj)
 			double req = (double)(st.bytes_requested + oversize_bytes);
 			double held = (double)(st.bytes_in_pool + oversize_pages * PAGE_SIZE);
 
-			printf("%s_objects: %llu\n", when, st.objects + oversize_pages);
-			printf("%s_density: %.4f\n", when, req / held);
-			printf("%s_overhead_per_object: %.2f\n", when,
+			printf("%s_%s_objects: %llu\n", name, when, st.objects + oversize_pages);
+			printf("%s_%s_density: %.4f\n", name, when, req / held);
+			printf("%s_%s_overhead_per_object: %.2f\n", name, when,
 			       (double)(info.used_bytes - st.bytes_requested) / st.objects);
-			printf("%s_free_bytes_per_area: %.1f\n", when,
+			printf("%s_%s_free_bytes_per_area: %.1f\n", name, when,
 			       (double)info.free_bytes / info.areas);
-			printf("%s_crossing_fraction: %.4f\n", when,
+			printf("%s_%s_crossing_fraction: %.4f\n", name, when,
 			       (double)info.crossing_objects / st.objects);
-			printf("%s_oversize_objects: %llu\n", when, oversize_pages);
+			printf("%s_%s_oversize_objects: %llu\n", name, when, oversize_pages);
 		}
 		if (round == 10)
 			break;
@@ -618,6 +651,21 @@ static void measure(u32 nobj)
 		}
 		check(pool, "churn");
 	}
+	/* thin out: free three objects in four; what do the survivors pin? */
+	for (i = 0; i < nobj; i++) {
+		if (rnd() % 4 == 0)
+			continue;
+		if (objs[i].h)
+			timed_free(pool, &objs[i]);
+		else if (objs[i].size)
+			oversize_pages--, oversize_bytes -= objs[i].size;
+		objs[i].size = 0;
+	}
+	xv_get_stats(pool, &st);
+	printf("%s_thinned_objects: %llu\n", name, st.objects + oversize_pages);
+	printf("%s_thinned_density: %.4f\n", name,
+	       (double)(st.bytes_requested + oversize_bytes) /
+	       (double)(st.bytes_in_pool + oversize_pages * PAGE_SIZE));
 	for (i = 0; i < nobj; i++)
 		if (objs[i].h)
 			timed_free(pool, &objs[i]);
@@ -655,8 +703,7 @@ int main(int argc, char **argv)
 		printf("errors: 1\n");
 		return 1;
 	}
-	printf("area_pages: %u\n", XV_AREA_PAGES);
-	printf("avoid_crossing: %d\n", XV_AVOID_CROSSING);
+	printf("area_pages: %u\n", (u32)XV_AREA_PAGES);
 	printf("max_object: %u\n", (u32)XV_MAX_OBJ);
 	printf("header_bytes: %u\n", XV_HDR_SIZE);
 	printf("min_block: %u\n", XV_MIN_BLOCK);
@@ -664,6 +711,7 @@ int main(int argc, char **argv)
 	test_invalid();
 	test_sizes();
 	test_coalesce();
+	test_sparse();
 	test_map_modes();
 	test_misuse();
 	test_failures();
@@ -678,7 +726,9 @@ int main(int argc, char **argv)
 	memset(&st_alloc, 0, sizeof(st_alloc));
 	memset(&st_alloc_grow, 0, sizeof(st_alloc_grow));
 	memset(&st_free, 0, sizeof(st_free));
-	measure(nmeasure);
+	measure("uniform", nmeasure, 32, 4096);
+	measure("large", nmeasure, 2049, 4096);
+	measure("mid", nmeasure, 1024, 3072);
 	printf("measure_alloc_listops_max: %lu\n", max(st_alloc.max_listops,
 						       st_alloc_grow.max_listops));
 	printf("measure_free_listops_max: %lu\n", st_free.max_listops);
