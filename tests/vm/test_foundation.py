@@ -62,7 +62,7 @@ def test_zram_swap_integrity(zram_swap: Guest, flavour: str) -> None:
     mm = _zram_stat(g, "mm_stat")
     out_mib = (after["pswpout"] - before["pswpout"]) * 4096 / 2**20
     in_mib = (after["pswpin"] - before["pswpin"]) * 4096 / 2**20
-    say(f"zram {flavour}: hog {mib} MiB (2 x {free_mib} MiB available): write "
+    say(f"zram {flavour}: hog {mib} MiB ({LIVE_FACTOR} x {free_mib} MiB available): write "
         f"{hog.raw['write_mib_s']} MiB/s, verify {hog.raw['verify_mib_s']} MiB/s; swapped out "
         f"{out_mib:.0f} MiB, in {in_mib:.0f} MiB; mem_used_max {mm[4] / 2**20:.0f} MiB; "
         f"{hog.seconds:.0f}s")
