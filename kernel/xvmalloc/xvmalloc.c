@@ -47,9 +47,10 @@
  * two into 32 linear ranges (sizes below 128 bytes get one list per 4-byte
  * size).  A bitmap per level and find-first-set pick the first non-empty
  * list whose every block fits (after checking the head of the request's
- * own list), so xv_malloc() and xv_free() do a bounded number of steps,
- * at most 3 list removals or insertions and about 30 word accesses,
- * whatever the size of the pool.  Neighbours are coalesced at once on
+ * own list), so xv_malloc() and xv_free() do a bounded number of steps
+ * whatever the size of the pool: at most 2 (alloc) or 3 (free) list
+ * removals or insertions and 16 header/link accesses, each one
+ * kmap_local_page().  Neighbours are coalesced at once on
  * free: no two free blocks are ever adjacent.  On a split the object
  * takes the front of the free block.
  *
