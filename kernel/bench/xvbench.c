@@ -25,8 +25,12 @@
  * A run allocates objects until the bytes asked for reach K KiB (fill),
  * then frees a random live object and allocates a new one C times per
  * object (churn, in batches), then frees everything (drain).  Every batch
- * of XB_BATCH operations is timed with ktime_get_ns(); medians and 99th
- * percentiles are over the batches' per-operation times.  With map=1 each
+ * of XB_BATCH operations is timed with the TSC (get_cycles()), whose rate is
+ * measured against ktime_get_ns() over XB_CAL_MS when the module loads: a
+ * guest under QEMU TCG may run on the jiffies clocksource, whose 4 ms steps
+ * are far too coarse for a batch.  Where there is no TSC, ktime_get_ns() is
+ * used.  Medians and 99th percentiles are over the batches' per-operation
+ * times.  With map=1 each
  * allocation is followed by a write-only mapping and a copy of the
  * object's bytes in, and each free is preceded by a read-only mapping and
  * a copy out, as a compressed-swap device does: that is the cost a caller
@@ -52,7 +56,9 @@
 #include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/delay.h>
 #include <linux/gfp.h>
+#include <linux/jiffies.h>
 #include <linux/kernel.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
@@ -64,6 +70,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/string.h>
+#include <linux/timex.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <linux/vmstat.h>
@@ -82,6 +89,7 @@
 #define XB_MAX_KIB		(4U << 20)	/* 4 GiB: more than any i386 box holds */
 #define XB_MAX_CHURN		100
 #define XB_CMD_MAX		256
+#define XB_CAL_MS		500
 
 #define XB_GFP		(GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
 #define XB_GFP_ZS	(XB_GFP | __GFP_HIGHMEM | __GFP_MOVABLE)
@@ -126,6 +134,7 @@ static struct xb_corpus xb_corpus;
 static struct xb_buf xb_runs;		/* JSON objects separated by commas */
 static u32 xb_nruns;
 static struct dentry *xb_dir;
+static u64 xb_cycles_per_ms;		/* 0: no TSC, time with ktime_get_ns() */
 
 static __printf(2, 3) void xb_emit(struct xb_buf *b, const char *fmt, ...)
 {
@@ -525,6 +534,47 @@ static u64 xb_mean_size(enum xb_dist dist)
 
 /* ---- timing ------------------------------------------------------------------ */
 
+/* Wait for the next jiffy to begin; return the TSC and ktime at that edge. */
+static void xb_jiffy_edge(cycles_t *c, u64 *ns)
+{
+	unsigned long j = jiffies;
+
+	while (!time_after(jiffies, j))
+		cpu_relax();
+	*c = get_cycles();
+	*ns = ktime_get_ns();
+}
+
+/* TSC cycles per millisecond, from XB_CAL_MS of jiffy-aligned ktime. */
+static void xb_calibrate(void)
+{
+	cycles_t c0, c1;
+	u64 t0, t1;
+
+	if (!get_cycles())
+		return;
+	xb_jiffy_edge(&c0, &t0);
+	msleep(XB_CAL_MS);
+	xb_jiffy_edge(&c1, &t1);
+	if (t1 > t0 && c1 > c0)
+		xb_cycles_per_ms = div64_u64((u64)(c1 - c0) * NSEC_PER_MSEC, t1 - t0);
+}
+
+static u64 xb_clock(void)
+{
+	return xb_cycles_per_ms ? (u64)get_cycles() : ktime_get_ns();
+}
+
+/* Nanoseconds between two xb_clock() readings. */
+static u64 xb_elapsed_ns(u64 t0, u64 t1)
+{
+	if (t1 <= t0)
+		return 0;
+	if (!xb_cycles_per_ms)
+		return t1 - t0;
+	return div64_u64((t1 - t0) * NSEC_PER_MSEC, xb_cycles_per_ms);
+}
+
 static int xb_times_init(struct xb_times *t, u64 ops)
 {
 	t->cap = div_u64(ops, XB_BATCH) + 2;
@@ -647,7 +697,7 @@ static int xb_alloc_batch(struct xb_run *r, u32 count, struct xb_times *t)
 
 	for (i = 0; i < count; i++)
 		sizes[i] = xb_next_size(r);
-	t0 = ktime_get_ns();
+	t0 = xb_clock();
 	for (i = 0; i < count; i++) {
 		unsigned long *h = &r->h[r->live + i];
 
@@ -662,7 +712,7 @@ static int xb_alloc_batch(struct xb_run *r, u32 count, struct xb_times *t)
 		}
 		done++;
 	}
-	t1 = ktime_get_ns();
+	t1 = xb_clock();
 	for (i = 0; i < done; i++) {
 		r->sz[r->live] = sizes[i];
 		r->requested += sizes[i];
@@ -672,7 +722,7 @@ static int xb_alloc_batch(struct xb_run *r, u32 count, struct xb_times *t)
 		xb_fail(r, err == -ENOMEM ? "ENOMEM" : "alloc failed");
 		return err;
 	}
-	xb_times_add(t, t1 - t0, done);
+	xb_times_add(t, xb_elapsed_ns(t0, t1), done);
 	return 0;
 }
 
@@ -682,7 +732,7 @@ static void xb_free_batch(struct xb_run *r, u32 count, struct xb_times *t)
 	u32 i;
 	u64 t0, t1;
 
-	t0 = ktime_get_ns();
+	t0 = xb_clock();
 	for (i = 0; i < count; i++) {
 		if (r->map) {
 			void *p = r->a->map(r, r->vh[i], false);
@@ -692,10 +742,10 @@ static void xb_free_batch(struct xb_run *r, u32 count, struct xb_times *t)
 		}
 		r->a->free(r, r->vh[i], r->vsz[i]);
 	}
-	t1 = ktime_get_ns();
+	t1 = xb_clock();
 	for (i = 0; i < count; i++)
 		r->requested -= r->vsz[i];
-	xb_times_add(t, t1 - t0, count);
+	xb_times_add(t, xb_elapsed_ns(t0, t1), count);
 }
 
 /* Take live object @idx out of the live set into victim slot @slot. */
@@ -783,7 +833,7 @@ static int xb_run(struct xb_run *r)
 {
 	struct xb_buf *b = &xb_runs;
 	u64 mean = xb_mean_size(r->dist);
-	u64 t_start = ktime_get_ns();
+	u64 t_start = ktime_get_ns(), t_check = 0;
 	int check = 0;
 	bool checked = false;
 	int err;
@@ -812,7 +862,9 @@ static int xb_run(struct xb_run *r)
 	xb_emit(b, ",");
 	xb_emit_memory(b, r, "after_churn");
 	if (r->xv && !r->error) {
+		t_check = ktime_get_ns();
 		check = xv_check_pool(r->xv);
+		t_check = ktime_get_ns() - t_check;
 		checked = true;
 	}
 	xb_drain(r);
@@ -827,7 +879,8 @@ static int xb_run(struct xb_run *r)
 	xb_emit(b, ",");
 	xb_times_emit(b, "drain_free_ns", &r->drain_free);
 	if (checked)
-		xb_emit(b, ",\"xv_check_pool\":%d", check);
+		xb_emit(b, ",\"xv_check_pool\":%d,\"check_ms\":%llu", check,
+			div_u64(t_check, NSEC_PER_MSEC));
 	else
 		xb_emit(b, ",\"xv_check_pool\":null");
 	if (r->error)
@@ -835,7 +888,7 @@ static int xb_run(struct xb_run *r)
 			r->error_at);
 	else
 		xb_emit(b, ",\"error\":null");
-	xb_emit(b, ",\"seconds_x1000\":%llu}",
+	xb_emit(b, ",\"run_ms\":%llu}",
 		div_u64(ktime_get_ns() - t_start, NSEC_PER_MSEC));
 	xb_nruns++;
 	r->a->destroy(r);
@@ -1055,6 +1108,8 @@ static int xb_results_show(struct seq_file *m, void *v)
 	seq_printf(m,
 		   "{\"xvbench\":1,\"page_size\":%lu,\"batch\":%u,\"cache_step\":%u,\"huge_size\":%lu,",
 		   PAGE_SIZE, XB_BATCH, XB_CACHE_STEP, XB_HUGE_SIZE);
+	seq_printf(m, "\"clock\":\"%s\",\"tsc_cycles_per_ms\":%llu,\"calibration_ms\":%u,",
+		   xb_cycles_per_ms ? "tsc" : "ktime", xb_cycles_per_ms, XB_CAL_MS);
 	seq_printf(m,
 		   "\"corpus\":{\"pages\":%llu,\"zero_pages\":%llu,\"same_pages\":%llu,\"partial_bytes\":%u,\"hist_step\":%u,\"lists\":{",
 		   xb_corpus.pages, xb_corpus.zero_pages, xb_corpus.same_pages,
@@ -1141,6 +1196,7 @@ static int __init xb_init(void)
 			goto fail;
 		}
 	}
+	xb_calibrate();
 	xb_dir = debugfs_create_dir("xvbench", NULL);
 	debugfs_create_file("corpus", 0200, xb_dir, NULL, &xb_corpus_fops);
 	debugfs_create_file("run", 0200, xb_dir, NULL, &xb_run_fops);
