@@ -58,8 +58,10 @@ def build(kb: KernelBuild, force: bool = False) -> ModulesBuild:
     if not has_modules():
         say(f"modules {kb.flavour}: kernel/ has no module sources yet; nothing to build")
         return ModulesBuild(kb.flavour, {}, [])
+    stamp = kb.build_dir / cache.STAMP
+    kernel_key = stamp.read_text() if stamp.exists() else "unstamped"
     key = cache.hash_parts([cache.hash_files(sources(), paths.KERNEL_MODULES_SRC),
-                            str(kb.build_dir.resolve())])
+                            str(kb.build_dir.resolve()), kernel_key])
     out = paths.modules_out_dir(kb.flavour)
     tree = out / "src"
     log = paths.ensure(paths.logs_dir()) / f"modules-{kb.flavour}.log"
