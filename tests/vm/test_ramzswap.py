@@ -107,35 +107,45 @@ def _hog_json(guest: Any, out: str) -> dict[str, Any]:
     return dict(json.loads(text.splitlines()[-1]))
 
 
+def _stop_hogs_once_swapped(guest: Any, min_kib: int, timeout: float) -> int:
+    """Wait until ramzswap0 holds *min_kib* of swap, SIGSTOP every hog and
+    return the swap in use (KiB); fail, saying why, if the hogs ended first."""
+    r = guest.run(
+        f"end=$(( $(date +%s) + {int(timeout)} )); "
+        f"while [ $(date +%s) -lt $end ]; do "
+        f"  used=$(awk '$1 ~ /ramzswap0/ {{print $4}}' /proc/swaps); "
+        f"  [ \"${{used:-0}}\" -ge {min_kib} ] && break; "
+        f"  pgrep -x hog >/dev/null || {{ echo \"hogs gone, swap used ${{used:-0}} KiB\"; "
+        f"                                 exit 1; }}; "
+        f"  sleep 0.5; done; "
+        f"pkill -STOP -x hog || {{ echo 'no hog to stop'; exit 1; }}; "
+        f"awk '$1 ~ /ramzswap0/ {{print $4}}' /proc/swaps", timeout=timeout + 60, check=False)
+    assert r.status == 0, r.describe()
+    return int(r.stdout.split()[-1])
+
+
 def test_swap_pageout_accounting(rzs: Rzs, guest: Any) -> None:
     """The hog pages its own memory out (MADV_PAGEOUT) to ramzswap.  While the
     pages sit in swap, mm_stat and xv_stat agree with each other and with what
     was swapped: zero/same pages take no pool memory, random ones are stored
-    raw; the pages come back intact and their slots are freed on exit."""
+    raw; when the hog goes, swap frees its slots and ramzswap its pages."""
     rzs.insmod()
     guest.run("swapoff -a")
     rzs.init(0, "512M")
     guest.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
     try:
         for kind in ("zero", "same", "random", "mixed"):
-            out = f"/tmp/rzs/hog-{kind}.json"
-            # four page-out + verify passes keep the pages in swap long enough to
-            # stop the hog (SIGSTOP) and read settled counters
-            guest.run(f"( {guest.hog} --mib 64 --kind {kind} --seed 3 --pageout --passes 4 "
-                      f"--json --quiet > {out} ) >/dev/null 2>&1 </dev/null &")
-            guest.run("for i in $(seq 1500); do "
-                      "  used=$(awk '$1 ~ /ramzswap0/ {print $4}' /proc/swaps); "
-                      "  [ \"${used:-0}\" -ge 60000 ] && break; sleep 0.2; done; "
-                      "pkill -STOP -x hog && pgrep -x hog >/dev/null", timeout=600)
+            # many page-out + verify passes: the hog is still there when stopped
+            guest.run(f"( {guest.hog} --mib 64 --kind {kind} --seed 3 --pageout "
+                      f"--passes 100000 --quiet ) >/dev/null 2>&1 </dev/null &")
             try:
+                used_kib = _stop_hogs_once_swapped(guest, 60000, 600)
                 mm, _xv = rzs.check_accounting(0)
-                used_kib = int(guest.run("awk '$1 ~ /ramzswap0/ {print $4}' /proc/swaps")
-                               .stdout.strip())
-                assert used_kib >= 60000, used_kib
                 # stored: the slots in use, mkswap's header page, and slots whose
                 # free notification found the entry busy
                 miss = rzs.debug_stat(0)["miss_free"]
                 assert mm["orig_data_size"] // PAGE <= used_kib // 4 + 1 + miss, (mm, used_kib)
+                assert mm["orig_data_size"] >= 60000 * 1024, (kind, mm)
                 if kind in ("zero", "same"):
                     assert mm["same_pages"] * PAGE >= 60 * MiB, (kind, mm)
                     # nothing compressed but the swap header
@@ -147,16 +157,21 @@ def test_swap_pageout_accounting(rzs: Rzs, guest: Any) -> None:
                     assert mm["same_pages"] > 0 and mm["huge_pages"] > 0, (kind, mm)
                     assert mm["compr_data_size"] < mm["orig_data_size"] // 2, (kind, mm)
             finally:
-                guest.run("pkill -CONT -x hog; "
-                          "while pgrep -x hog >/dev/null; do sleep 0.2; done", timeout=900)
-            res = _hog_json(guest, out)
-            assert res["mismatches"] == 0 and res["pages"] == 64 * 256, res
-            # the hog has exited: swap freed its slots and told us (the header stays)
+                guest.run("pkill -KILL -x hog; while pgrep -x hog >/dev/null; do sleep 0.2; done",
+                          timeout=600, check=False)
+            # the hog is gone: swap freed its slots and told us (the header stays)
             mm, _xv = rzs.check_accounting(0)
             assert mm["orig_data_size"] // PAGE <= 1 + rzs.debug_stat(0)["miss_free"], (kind, mm)
+
+        # and every kind comes back intact after being paged out
+        for kind in ("zero", "same", "text", "binary", "random", "mixed"):
+            r = guest.run(f"{guest.hog} --mib 32 --kind {kind} --seed 11 --pageout --passes 2 "
+                          f"--json --quiet", timeout=900, check=False)
+            assert r.status == 0, r.describe()
+            res = json.loads(r.stdout.strip().splitlines()[-1])
+            assert res["mismatches"] == 0 and res["pages"] == 32 * 256, res
     finally:
-        guest.run("pkill -CONT -x hog; pkill -x hog; swapoff /dev/ramzswap0",
-                  timeout=600, check=False)
+        guest.run("pkill -KILL -x hog; swapoff /dev/ramzswap0", timeout=600, check=False)
     io = rzs.io_stat(0)
     assert io["failed_reads"] == io["failed_writes"] == io["invalid_io"] == 0, io
     assert io["notify_free"] >= 4 * 60 * 256, io
@@ -180,15 +195,9 @@ def test_swap_hog_twice_memavailable(rzs: Rzs, guest: Any) -> None:
             f"--quiet > /tmp/rzs/hog$s.json; echo $? > /tmp/rzs/hog$s.rc ) "
             f">/dev/null 2>&1 </dev/null & done", timeout=60)
         # while the hogs run, pause them once swap is well used and check the books
-        guest.run(f"for i in $(seq 3000); do "
-                  f"  used=$(awk '$1 ~ /ramzswap0/ {{print $4}}' /proc/swaps); "
-                  f"  [ \"${{used:-0}}\" -ge {avail_mib * 1024 // 2} ] && break; "
-                  f"  pgrep -x hog >/dev/null || break; sleep 1; done; "
-                  f"pkill -STOP -x hog; true", timeout=3300)
+        used_kib = _stop_hogs_once_swapped(guest, avail_mib * 1024 // 2, 3000)
         try:
             mm, xv = rzs.check_accounting(0)
-            used_kib = int(guest.run("awk '$1 ~ /ramzswap0/ {print $4}' /proc/swaps")
-                           .stdout.strip() or 0)
             assert mm["orig_data_size"] > 0 and used_kib > 0, (mm, used_kib)
             miss = rzs.debug_stat(0)["miss_free"]
             assert mm["orig_data_size"] // PAGE <= used_kib // 4 + 1 + miss, (mm, used_kib)
