@@ -207,7 +207,12 @@ void rzs_strm_put(struct rzs_comp *comp, struct rzs_strm *strm)
 	spin_lock(&comp->lock);
 	list_add(&strm->node, &comp->idle);
 	spin_unlock(&comp->lock);
-	wake_up(&comp->wait);
+	/*
+	 * A waiter queues itself before it drops comp->lock, so it is seen
+	 * here; wq_has_sleeper() has the barrier that pairs with that.
+	 */
+	if (wq_has_sleeper(&comp->wait))
+		wake_up(&comp->wait);
 }
 
 /**
