@@ -41,4 +41,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         keep.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
+
+    def flavour_rank(item: pytest.Item) -> int:
+        callspec = getattr(item, "callspec", None)
+        flavour = callspec.params.get("flavour") if callspec else None
+        return {None: 0, "debug": 1, "perf": 2}.get(flavour, 3)
+
+    # One boot per flavour: keep each flavour's guest tests together (stable
+    # sort, so the order within a flavour is the collection order).
+    items[:] = sorted(keep, key=flavour_rank)
