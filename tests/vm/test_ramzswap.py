@@ -107,6 +107,10 @@ def _hog_json(guest: Any, out: str) -> dict[str, Any]:
     return dict(json.loads(text.splitlines()[-1]))
 
 
+def _swap_used_kib(guest: Any) -> int:
+    return int(guest.run("awk '$1 ~ /ramzswap0/ {print $4}' /proc/swaps").stdout.strip())
+
+
 def _stop_hogs_once_swapped(guest: Any, min_kib: int, timeout: float) -> int:
     """Wait until ramzswap0 holds *min_kib* of swap, SIGSTOP every hog and
     return the swap in use (KiB); fail, saying why, if the hogs ended first."""
@@ -159,9 +163,13 @@ def test_swap_pageout_accounting(rzs: Rzs, guest: Any) -> None:
             finally:
                 guest.run("pkill -KILL -x hog; while pgrep -x hog >/dev/null; do sleep 0.2; done",
                           timeout=600, check=False)
-            # the hog is gone: swap freed its slots and told us (the header stays)
+            # the hog is gone: swap freed its slots and told us.  Slots of pages
+            # still in the swap cache stay in use (and stored) until reclaim.
             mm, _xv = rzs.check_accounting(0)
-            assert mm["orig_data_size"] // PAGE <= 1 + rzs.debug_stat(0)["miss_free"], (kind, mm)
+            used_kib = _swap_used_kib(guest)
+            assert used_kib < 60000, used_kib
+            assert mm["orig_data_size"] // PAGE <= used_kib // 4 + 1 + rzs.debug_stat(0)[
+                "miss_free"], (kind, mm, used_kib)
 
         # and every kind comes back intact after being paged out
         for kind in ("zero", "same", "text", "binary", "random", "mixed"):
