@@ -111,3 +111,18 @@ def clean(c: Context, all: bool = False) -> None:
         shutil.rmtree(d, ignore_errors=True)
     print(f"cleaned {root} (kept kernel builds, source and image; --all removes them)")
 
+
+
+@task(help={"quick": "a small run: a few minutes under TCG (default: the full run, ~20-30 min)"})
+def bench(c: Context, quick: bool = False) -> None:
+    """Allocators (xvmalloc, zsmalloc, kmalloc, kmem_caches) and devices (ramzswap, zram,
+    brd) side by side in one perf boot; writes results/<timestamp>-<plan>/."""
+    from bench import report
+    from bench import run as bench_run
+    try:
+        out = bench_run.run(quick=quick)
+    except StepError as e:
+        raise _fail(e) from e
+    latest = paths.RESULTS / report.latest_name("quick" if quick else "full")
+    print(f"bench: {out / 'report.md'} (raw: {out / 'results.json'}, plots: {out}/*.png); "
+          f"latest: {latest}")
