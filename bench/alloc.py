@@ -102,10 +102,12 @@ def matrix(plan: AllocPlan, cap: dict[str, Any]) -> list[str]:
         for map_ in plan.maps:
             for alloc in ALLOCATORS:
                 cmds.append(command(alloc, dist, plan.kib, plan.churn, map_, plan.seed))
+    in_matrix = (LADDER_DIST in plan.dists and False in plan.maps
+                 and plan.churn == plan.ladder_churn)
     for alloc in ALLOCATORS:
         top = cap["slab_max_kib"] if alloc in SLAB_ALLOCATORS else cap["pool_max_kib"]
         for kib in plan.ladder_kib:
-            if kib <= top and not (kib == plan.kib and plan.churn == plan.ladder_churn):
+            if kib <= top and not (in_matrix and kib == plan.kib):
                 cmds.append(command(alloc, LADDER_DIST, kib, plan.ladder_churn, False,
                                     plan.seed))
     return cmds
