@@ -53,8 +53,8 @@ def make_device(kind: str, mem: int, out_s: float, in_s: float) -> dict[str, Any
         "orig_data_size": 48 * MiB, "compr_data_size": mem - MiB, "mem_used_total": mem,
         "mem_limit": 0, "mem_used_max": mem, "same_pages": 100, "pages_compacted": 0,
         "huge_pages": 10}
-    io: list[dict[str, Any]] = [{"tool": "corpusio", "rw": rw, "pattern": "seq", "jobs": j, "bs": 4096,
-                                 "ops": 1000, "bytes": 4096000, "seconds": 1.0,
+    io: list[dict[str, Any]] = [{"tool": "corpusio", "rw": rw, "pattern": "seq", "jobs": j,
+                                 "bs": 4096, "ops": 1000, "bytes": 4096000, "seconds": 1.0,
                                  "mib_s": 10.0 * j, "iops": 1000.0}
                                 for rw in ("read", "randread") for j in (1, 2)]
     wr = [dict(x, rw=x["rw"].replace("read", "write"), mib_s=x["mib_s"] / 2) for x in io]
