@@ -7,10 +7,12 @@ so an interrupted or failed step is never taken as valid next time.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 STAMP = ".ramzswap-complete"
@@ -59,3 +61,23 @@ def mark_complete(directory: Path, key: str) -> None:
 
 def invalidate(directory: Path) -> None:
     (directory / STAMP).unlink(missing_ok=True)
+
+
+@contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on *directory*'s build while in the block, so two
+    processes (two terminals, a test run and `invoke build`) never run make in
+    the same output directory at once; the second waits, then finds the stamp."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    lock = directory.parent / f".{directory.name}.lock"
+    with lock.open("a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            from vm.step import say
+            say(f"waiting for another build of {directory} to finish ...")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

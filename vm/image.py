@@ -72,6 +72,11 @@ def _customize_hooks(pubkey: Path) -> list[str]:
 
 
 def build(force: bool = False) -> Image:
+    with cache.locked(paths.image_dir()):
+        return _build(force)
+
+
+def _build(force: bool) -> Image:
     key_path = ssh_key()
     pub = Path(str(key_path) + ".pub")
     key = input_key(pub.read_bytes())

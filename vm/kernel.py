@@ -42,8 +42,13 @@ def tarball_identity(tarball: Path = paths.DEBIAN_KERNEL_TARBALL) -> str:
 
 def unpack_source() -> Path:
     """Unpack the tarball once; return the source tree."""
-    key = cache.hash_parts([tarball_identity()])
     root = paths.ensure(paths.src_dir())
+    with cache.locked(root):
+        return _unpack(root)
+
+
+def _unpack(root: Path) -> Path:
+    key = cache.hash_parts([tarball_identity()])
     tree = root / "linux-source-6.1"
     if cache.is_complete(root, key) and (tree / "Makefile").is_file():
         return tree
@@ -73,12 +78,18 @@ def _result(flavour: str, build_dir: Path) -> KernelBuild:
 
 
 def build(flavour: str, force: bool = False) -> KernelBuild:
+    """Configure and build one flavour (see _build); one build per directory at a time."""
+    srctree = unpack_source()
+    with cache.locked(paths.kernel_build_dir(flavour)):
+        return _build(flavour, srctree, force)
+
+
+def _build(flavour: str, srctree: Path, force: bool) -> KernelBuild:
     """Configure and build one flavour; reuse it when its inputs are unchanged.
 
     Each flavour has one build directory, so a changed fragment rebuilds
     incrementally; the directory counts as valid only once its stamp (the hash
     of the resolved .config, source and compiler) is written, after the build."""
-    srctree = unpack_source()
     build_dir = paths.ensure(paths.kernel_build_dir(flavour))
     wanted = build_dir / ".config.requested"
     requests = kconfig.resolve(srctree, fragments(flavour), wanted)

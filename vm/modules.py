@@ -65,6 +65,17 @@ def build(kb: KernelBuild, force: bool = False) -> ModulesBuild:
     out = paths.modules_out_dir(kb.flavour)
     tree = out / "src"
     log = paths.ensure(paths.logs_dir()) / f"modules-{kb.flavour}.log"
+    with cache.locked(out):
+        _build_locked(kb, out, tree, log, key, force)
+    kos = {p.stem: p for p in sorted(tree.rglob("*.ko"))}
+    warns = warnings_in(log)
+    for w in warns:
+        say(f"modules {kb.flavour}: {w}")
+    return ModulesBuild(kb.flavour, kos, warns)
+
+
+def _build_locked(kb: KernelBuild, out: Path, tree: Path, log: Path, key: str,
+                  force: bool) -> None:
     if force or not cache.is_complete(out, key):
         paths.ensure(out)
         cache.invalidate(out)
@@ -74,11 +85,6 @@ def build(kb: KernelBuild, force: bool = False) -> ModulesBuild:
         cache.mark_complete(out, key)
     else:
         say(f"modules {kb.flavour}: up to date, reused {tree}")
-    kos = {p.stem: p for p in sorted(tree.rglob("*.ko"))}
-    warns = warnings_in(log)
-    for w in warns:
-        say(f"modules {kb.flavour}: {w}")
-    return ModulesBuild(kb.flavour, kos, warns)
 
 
 def check(kb: KernelBuild) -> list[str]:
