@@ -52,11 +52,12 @@
 #define RZS_MAX_DEVICES		32
 
 /*
- * Largest disksize whose table is addressable: the table holds one entry
- * per page and is indexed by unsigned long.  vmalloc space limits it much
- * further in practice (that case fails with -ENOMEM).
+ * Largest disksize taken at all: the table (one entry per page) must stay
+ * below half the address space, so that its size cannot wrap when vmalloc
+ * rounds it up.  vmalloc space limits it much further in practice; such a
+ * table fails quietly with -ENOMEM.
  */
-#define RZS_MAX_PAGES		(SIZE_MAX / sizeof(struct rzs_table_entry))
+#define RZS_MAX_PAGES		(SIZE_MAX / 2 / sizeof(struct rzs_table_entry))
 
 /*
  * Allocation flags for growing the pool (xvmalloc adds __GFP_HIGHMEM to

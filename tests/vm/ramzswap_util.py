@@ -26,6 +26,7 @@ ERRNO_TEXT = {
     "ENODEV": "No such device",
     "ENOSPC": "No space left on device",
     "EACCES": "Permission denied",
+    "ENOMEM": "Cannot allocate memory",
 }
 
 CLEANUP_SH = r"""

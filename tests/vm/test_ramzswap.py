@@ -593,6 +593,10 @@ BAD_UNINIT = [
     ("disksize", "16E", "EINVAL"),
     ("disksize", "1.5G", "EINVAL"),
     ("disksize", "1G\n\n", "EINVAL"),
+    ("disksize", "2T", "EINVAL"),            # a table of more than half the i386 space
+    ("disksize", "16T", "EINVAL"),
+    ("disksize", "512G", "ENOMEM"),          # a 1 GiB table: no vmalloc space for it
+    ("disksize", "4096G", "EINVAL"),
     ("comp_algorithm", "nosuchalg", "EINVAL"),
     ("comp_algorithm", "", "EINVAL"),
     ("comp_algorithm", "LZO", "EINVAL"),
