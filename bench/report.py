@@ -262,7 +262,7 @@ def headline(res: dict[str, Any]) -> list[Row]:
         peak = devs[dev]["swap"]["peak"]
         v = peak["lowfree_drop_per_gib_stored"]
         rows.append(Row(sec, f"{dev}: LowFree drop / swap stored",
-                        f"{peak['lowfree_drop_kib'] // 1024} MiB",
+                        f"{peak['lowfree_drop_kib']} KiB",
                         f"{peak['stored_kib'] // 1024} MiB", v, "<= 2%", fmt="{:.2%}"))
     mz = [devs[d]["swap"]["peak"]["mem_used_per_gib_stored"] for d in ("ramzswap", "zram")]
     rows.append(Row(sec, "mem_used per GiB stored: ramzswap / zram", _f(mz[0], "{:.3f}"),
