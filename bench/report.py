@@ -10,7 +10,6 @@ issue's goal next to the measured ratio."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -522,7 +521,8 @@ def plots(res: dict[str, Any], out: Path) -> list[Path]:
 
 def write(res: dict[str, Any], out_root: Path, stamp: str | None = None,
           latest: Callable[[str], str] | None = None) -> Path:
-    """results/<stamp>-<plan>/{results.json,report.md,*.png} and the latest copy."""
+    """results/<stamp>-<plan>/{results.json,report.md,*.png} and the latest copy of the
+    report (its images and raw JSON stay in the run's directory, which it names)."""
     stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
     d = out_root / f"{stamp}-{res['plan']}"
     d.mkdir(parents=True, exist_ok=True)
@@ -532,7 +532,6 @@ def write(res: dict[str, Any], out_root: Path, stamp: str | None = None,
     name = (latest or latest_name)(res["plan"])
     (out_root / name).write_text(
         f"<!-- copy of {d.name}/report.md -->\n" + markdown(res, image_prefix=f"{d.name}/"))
-    shutil.copyfile(d / "results.json", out_root / name.replace(".md", ".json"))
     return d
 
 
