@@ -36,11 +36,16 @@
  * 4-byte header plus rounding to 4 bytes (and, rarely, a tail of under 16
  * bytes too small to split off).  A free block (16 bytes at least) holds
  * after its header the next and previous block addresses of its free list
- * and in its last u32 a copy of its header (footer), which the following
- * block finds when its prev-free flag is set.  Blocks are 4-byte aligned,
- * so no u32 field ever straddles a page: header, link and footer accesses
- * kmap_local_page() the one page holding the field, touch it and unmap it
- * at once, never sleeping in between.
+ * (the previous one is stale in the head of a list, whose removal so needs
+ * no write to its successor) and in its last u32 a copy of its header
+ * (footer), which the following block finds when its prev-free flag is
+ * set.  Blocks are 4-byte aligned, so no u32 field ever straddles a page:
+ * header, link and footer accesses reach the one page holding the field
+ * with kmap_local_page().  Under the pool lock, one xv_malloc() or
+ * xv_free() keeps the pages it mapped (up to XV_KMC_SLOTS) mapped for its
+ * further accesses, mostly to the same one to three pages, and unmaps them
+ * in reverse order before the lock is dropped: every kmap_local_page() of
+ * a highmem page costs a PTE update and a TLB flush on unmap.
  *
  * Free lists.  Two-level segregated fit (Masmano et al., 2004): the first
  * level splits sizes by power of two, the second divides each power of
@@ -49,9 +54,9 @@
  * list whose every block fits (after checking the head of the request's
  * own list), so xv_malloc() and xv_free() do a bounded number of steps
  * whatever the size of the pool: at most 2 (alloc) or 3 (free) list
- * removals or insertions and 16 header/link accesses, each one
- * kmap_local_page().  Neighbours are coalesced at once on
- * free: no two free blocks are ever adjacent.  On a split the object
+ * removals or insertions and 16 header/link accesses, which map at most
+ * as many pages.  Neighbours are coalesced at once on free: no two free
+ * blocks are ever adjacent.  On a split the object
  * takes the front of the free block.
  *
  * Mapping.  An object inside one page is mapped with kmap_local_page().
@@ -193,24 +198,87 @@ static u32 xv_rd(const struct xv_area *area, u32 off)
 	return val;
 }
 
-static void xv_wr(const struct xv_area *area, u32 off, u32 val)
-{
-	u32 *p = kmap_local_page(area->pages[off >> PAGE_SHIFT]) + offset_in_page(off);
-
-	WRITE_ONCE(*p, val);
-	kunmap_local(p);
-}
-
 /* The header at @off, or XV_HDR_FREE if its page is absent (bad handles). */
 static u32 xv_rd_hdr(const struct xv_area *area, u32 off)
 {
 	return READ_ONCE(area->pages[off >> PAGE_SHIFT]) ? xv_rd(area, off) : XV_HDR_FREE;
 }
 
-/* Set field @field of the free block at @addr (another area, maybe). */
-static void xv_wr_link(struct xv_pool *pool, u32 addr, u32 field, u32 val)
+/*
+ * The mapping cache of one xv_malloc() or xv_free() call, under the pool
+ * lock: the pages it has mapped, in the order kmap_local_page() mapped
+ * them, kept mapped for the call's further accesses to the same pages
+ * (header, links and footer of a block, its neighbours' headers: mostly
+ * one to three pages).  Once XV_KMC_SLOTS pages are held, an access to
+ * yet another page maps it only for that access.  xv_kmc_flush() undoes
+ * the mappings in reverse order (kmap_local is a stack) and must run
+ * before the lock is dropped and before a cached page is freed.
+ */
+#define XV_KMC_SLOTS	4
+
+struct xv_kmc {
+	unsigned int nr;
+	struct page *page[XV_KMC_SLOTS];
+	void *addr[XV_KMC_SLOTS];
+};
+
+static void xv_kmc_flush(struct xv_kmc *c)
 {
-	xv_wr(xv_area_of(pool, xv_addr_id(addr)), xv_addr_off(addr) + field, val);
+	while (c->nr) {
+		c->nr--;
+		kunmap_local(c->addr[c->nr]);
+	}
+}
+
+/* Where @c has @page mapped, mapping it if a slot is free; else NULL. */
+static void *xv_kmc_get(struct xv_kmc *c, struct page *page)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nr; i++) {
+		if (c->page[i] == page)
+			return c->addr[i];
+	}
+	if (c->nr == XV_KMC_SLOTS)
+		return NULL;
+	c->page[c->nr] = page;
+	c->addr[c->nr] = kmap_local_page(page);
+	return c->addr[c->nr++];
+}
+
+static u32 xv_crd(struct xv_kmc *c, const struct xv_area *area, u32 off)
+{
+	struct page *page = area->pages[off >> PAGE_SHIFT];
+	char *base = xv_kmc_get(c, page);
+	u32 val;
+
+	if (base)
+		return READ_ONCE(*(u32 *)(base + offset_in_page(off)));
+	base = kmap_local_page(page);
+	val = READ_ONCE(*(u32 *)(base + offset_in_page(off)));
+	kunmap_local(base);
+	return val;
+}
+
+static void xv_cwr(struct xv_kmc *c, const struct xv_area *area, u32 off, u32 val)
+{
+	struct page *page = area->pages[off >> PAGE_SHIFT];
+	char *base = xv_kmc_get(c, page);
+
+	if (base) {
+		WRITE_ONCE(*(u32 *)(base + offset_in_page(off)), val);
+		return;
+	}
+	base = kmap_local_page(page);
+	WRITE_ONCE(*(u32 *)(base + offset_in_page(off)), val);
+	kunmap_local(base);
+}
+
+/* Set field @field of the free block at @addr (another area, maybe). */
+static void xv_wr_link(struct xv_pool *pool, struct xv_kmc *c, u32 addr, u32 field,
+		       u32 val)
+{
+	xv_cwr(c, xv_area_of(pool, xv_addr_id(addr)), xv_addr_off(addr) + field, val);
 }
 
 /* Copy @len bytes at @off of an area (two pages at most) to @dst. */
@@ -236,36 +304,37 @@ static void xv_copy_to(const struct xv_area *area, u32 off, u32 len, const void 
 
 /* ---- free lists --------------------------------------------------------- */
 
-static void xv_list_insert(struct xv_pool *pool, const struct xv_area *area,
-			   u32 addr, u32 bsize)
+static void xv_list_insert(struct xv_pool *pool, struct xv_kmc *c,
+			   const struct xv_area *area, u32 addr, u32 bsize)
 {
 	u32 fl, sl, head, off = xv_addr_off(addr);
 
 	xv_class(bsize, &fl, &sl);
 	head = pool->free_lists[fl][sl];
-	xv_wr(area, off + XV_NEXT_OFF, head);
-	xv_wr(area, off + XV_PREV_OFF, 0);
+	/* The head's back link is never read: it is left as it is. */
+	xv_cwr(c, area, off + XV_NEXT_OFF, head);
 	if (head)
-		xv_wr_link(pool, head, XV_PREV_OFF, addr);
+		xv_wr_link(pool, c, head, XV_PREV_OFF, addr);
 	pool->free_lists[fl][sl] = addr;
 	pool->sl_bitmap[fl] |= 1U << sl;
 	pool->fl_bitmap |= 1U << fl;
 	xv_trace_listop(pool);
 }
 
-static void xv_list_remove(struct xv_pool *pool, const struct xv_area *area,
-			   u32 addr, u32 bsize)
+static void xv_list_remove(struct xv_pool *pool, struct xv_kmc *c,
+			   const struct xv_area *area, u32 addr, u32 bsize)
 {
-	u32 fl, sl, off = xv_addr_off(addr);
-	u32 next = xv_rd(area, off + XV_NEXT_OFF);
-	u32 prev = xv_rd(area, off + XV_PREV_OFF);
+	u32 fl, sl, prev, next, off = xv_addr_off(addr);
 
 	xv_class(bsize, &fl, &sl);
-	if (next)
-		xv_wr_link(pool, next, XV_PREV_OFF, prev);
-	if (prev) {
-		xv_wr_link(pool, prev, XV_NEXT_OFF, next);
+	next = xv_crd(c, area, off + XV_NEXT_OFF);
+	if (pool->free_lists[fl][sl] != addr) {
+		prev = xv_crd(c, area, off + XV_PREV_OFF);
+		if (next)
+			xv_wr_link(pool, c, next, XV_PREV_OFF, prev);
+		xv_wr_link(pool, c, prev, XV_NEXT_OFF, next);
 	} else {
+		/* The next block becomes the head: its back link goes stale. */
 		pool->free_lists[fl][sl] = next;
 		if (!next) {
 			pool->sl_bitmap[fl] &= ~(1U << sl);
@@ -280,15 +349,15 @@ static void xv_list_remove(struct xv_pool *pool, const struct xv_area *area,
  * Write the header and footer of a free block and put it on its list.  A
  * block that ends the area has no footer: no block follows to read it.
  */
-static void xv_make_free(struct xv_pool *pool, const struct xv_area *area,
-			 u32 id, u32 off, u32 bsize)
+static void xv_make_free(struct xv_pool *pool, struct xv_kmc *c,
+			 const struct xv_area *area, u32 id, u32 off, u32 bsize)
 {
 	u32 hdr = xv_hdr_free(bsize);
 
-	xv_wr(area, off, hdr);
+	xv_cwr(c, area, off, hdr);
 	if (off + bsize < XV_AREA_SIZE)
-		xv_wr(area, off + bsize - XV_HDR_SIZE, hdr);
-	xv_list_insert(pool, area, xv_addr(id, off), bsize);
+		xv_cwr(c, area, off + bsize - XV_HDR_SIZE, hdr);
+	xv_list_insert(pool, c, area, xv_addr(id, off), bsize);
 }
 
 /*
@@ -296,15 +365,15 @@ static void xv_make_free(struct xv_pool *pool, const struct xv_area *area,
  * Looks at the head of the list @need belongs to, then at the first
  * non-empty list above it, all of whose blocks are large enough.
  */
-static u32 xv_find(struct xv_pool *pool, u32 need, u32 *bsize)
+static u32 xv_find(struct xv_pool *pool, struct xv_kmc *c, u32 need, u32 *bsize)
 {
 	u32 fl, sl, addr, map;
 
 	xv_class(need, &fl, &sl);
 	addr = pool->free_lists[fl][sl];
 	if (addr) {
-		*bsize = xv_hdr_bsize(xv_rd(xv_area_of(pool, xv_addr_id(addr)),
-					    xv_addr_off(addr)));
+		*bsize = xv_hdr_bsize(xv_crd(c, xv_area_of(pool, xv_addr_id(addr)),
+					     xv_addr_off(addr)));
 		if (*bsize >= need)
 			return addr;
 	}
@@ -321,7 +390,8 @@ static u32 xv_find(struct xv_pool *pool, u32 need, u32 *bsize)
 		map = pool->sl_bitmap[fl];
 	}
 	addr = pool->free_lists[fl][__ffs(map)];
-	*bsize = xv_hdr_bsize(xv_rd(xv_area_of(pool, xv_addr_id(addr)), xv_addr_off(addr)));
+	*bsize = xv_hdr_bsize(xv_crd(c, xv_area_of(pool, xv_addr_id(addr)),
+				     xv_addr_off(addr)));
 	return addr;
 }
 
@@ -340,28 +410,28 @@ static u32 xv_take_end(u32 off, u32 bsize, u32 need)
  * block at @addr of @bsize bytes, off the lists if @listed.  Returns the
  * object's block address.
  */
-static u32 xv_take(struct xv_pool *pool, u32 addr, u32 bsize, bool listed,
-		   u32 need, u32 size)
+static u32 xv_take(struct xv_pool *pool, struct xv_kmc *c, u32 addr, u32 bsize,
+		   bool listed, u32 need, u32 size)
 {
 	u32 id = xv_addr_id(addr), off = xv_addr_off(addr);
 	const struct xv_area *area = xv_area_of(pool, id);
 	u32 end = off + bsize, rest = bsize - need;
 
 	if (listed)
-		xv_list_remove(pool, area, addr, bsize);
+		xv_list_remove(pool, c, area, addr, bsize);
 	pool->objects++;
 	pool->bytes_requested += size;
 
 	if (rest < XV_MIN_BLOCK) {
 		/* Whole block; the one after it no longer follows a free one. */
-		xv_wr(area, off, xv_hdr_used(bsize, size, 0));
+		xv_cwr(c, area, off, xv_hdr_used(bsize, size, 0));
 		if (end < XV_AREA_SIZE)
-			xv_wr(area, end, xv_rd(area, end) & ~XV_HDR_PREV_FREE);
+			xv_cwr(c, area, end, xv_crd(c, area, end) & ~XV_HDR_PREV_FREE);
 		return addr;
 	}
 	/* Object in front, free rest behind: the next block keeps PREV_FREE. */
-	xv_wr(area, off, xv_hdr_used(need, size, 0));
-	xv_make_free(pool, area, id, off + need, rest);
+	xv_cwr(c, area, off, xv_hdr_used(need, size, 0));
+	xv_make_free(pool, c, area, id, off + need, rest);
 	return addr;
 }
 
@@ -501,7 +571,7 @@ static int xv_grow_alloc(struct xv_pool *pool, struct xv_grow *g,
  * it with pages from @g and return the address of its single free block,
  * which covers the whole area and is on no list.
  */
-static u32 xv_install(struct xv_pool *pool, struct xv_grow *g, u32 end)
+static u32 xv_install(struct xv_pool *pool, struct xv_kmc *c, struct xv_grow *g, u32 end)
 {
 	struct xv_area *area;
 	u32 id;
@@ -522,7 +592,7 @@ static u32 xv_install(struct xv_pool *pool, struct xv_grow *g, u32 end)
 	memset(area, 0, sizeof(*area));
 	xv_populate(pool, area, 0, end, g);
 	pool->nr_areas++;
-	xv_wr(area, 0, xv_hdr_free(XV_AREA_SIZE));
+	xv_cwr(c, area, 0, xv_hdr_free(XV_AREA_SIZE));
 	return xv_addr(id, 0);
 }
 
@@ -636,6 +706,7 @@ int xv_malloc(struct xv_pool *pool, size_t size, gfp_t flags,
 	      unsigned long *handle)
 {
 	struct xv_grow grow = {};
+	struct xv_kmc kmc = {};
 	unsigned long irqflags;
 	u32 need, bsize, end, addr;
 	bool failed = false, chunk;
@@ -650,7 +721,7 @@ int xv_malloc(struct xv_pool *pool, size_t size, gfp_t flags,
 	spin_lock_irqsave(&pool->lock, irqflags);
 	for (;;) {
 		chunk = false;
-		addr = xv_find(pool, need, &bsize);
+		addr = xv_find(pool, &kmc, need, &bsize);
 		if (addr) {
 			/* a free block; its body pages may have to come back */
 			struct xv_area *area = xv_area_of(pool, xv_addr_id(addr));
@@ -660,7 +731,7 @@ int xv_malloc(struct xv_pool *pool, size_t size, gfp_t flags,
 			missing = xv_missing(area, off, end);
 			if (missing <= grow.nr) {
 				xv_populate(pool, area, off, end, &grow);
-				addr = xv_take(pool, addr, bsize, true, need, size);
+				addr = xv_take(pool, &kmc, addr, bsize, true, need, size);
 				break;
 			}
 		} else if (!xv_ids_exhausted(pool)) {
@@ -669,8 +740,8 @@ int xv_malloc(struct xv_pool *pool, size_t size, gfp_t flags,
 			missing = ((end - 1) >> PAGE_SHIFT) + 1;
 			chunk = xv_need_chunk(pool, &grow);
 			if (missing <= grow.nr && !chunk) {
-				addr = xv_install(pool, &grow, end);
-				addr = xv_take(pool, addr, XV_AREA_SIZE, false, need, size);
+				addr = xv_install(pool, &kmc, &grow, end);
+				addr = xv_take(pool, &kmc, addr, XV_AREA_SIZE, false, need, size);
 				break;
 			}
 		} else {
@@ -682,10 +753,12 @@ int xv_malloc(struct xv_pool *pool, size_t size, gfp_t flags,
 			break;
 		}
 		/* Allocate without the lock, then look again: others ran meanwhile. */
+		xv_kmc_flush(&kmc);
 		spin_unlock_irqrestore(&pool->lock, irqflags);
 		failed = xv_grow_alloc(pool, &grow, missing, chunk, flags) < 0;
 		spin_lock_irqsave(&pool->lock, irqflags);
 	}
+	xv_kmc_flush(&kmc);
 	spin_unlock_irqrestore(&pool->lock, irqflags);
 	xv_grow_release(&grow);
 	*handle = addr;
@@ -707,6 +780,7 @@ void xv_free(struct xv_pool *pool, unsigned long handle)
 {
 	u32 id = xv_addr_id(handle), off = xv_addr_off(handle);
 	struct page *pages[XV_AREA_PAGES];
+	struct xv_kmc kmc = {};
 	unsigned int n = 0;
 	struct xv_area *area;
 	unsigned long irqflags;
@@ -716,7 +790,8 @@ void xv_free(struct xv_pool *pool, unsigned long handle)
 		return;
 	spin_lock_irqsave(&pool->lock, irqflags);
 	area = upper_32_bits(handle) ? NULL : xv_area_get(pool, id);
-	hdr = area ? xv_rd_hdr(area, off) : XV_HDR_FREE;
+	hdr = area && READ_ONCE(area->pages[off >> PAGE_SHIFT]) ?
+	      xv_crd(&kmc, area, off) : XV_HDR_FREE;
 	if (WARN_ONCE(hdr & XV_HDR_FREE, "xvmalloc: pool %s: bad handle %#lx freed\n",
 		      pool->name, handle))
 		goto unlock;
@@ -725,28 +800,30 @@ void xv_free(struct xv_pool *pool, unsigned long handle)
 	pool->objects--;
 	pool->bytes_requested -= xv_hdr_osize(hdr);
 	if (hdr & XV_HDR_PREV_FREE) {
-		u32 psize = xv_hdr_bsize(xv_rd(area, off - XV_HDR_SIZE));
+		u32 psize = xv_hdr_bsize(xv_crd(&kmc, area, off - XV_HDR_SIZE));
 
 		off -= psize;
 		bsize += psize;
-		xv_list_remove(pool, area, xv_addr(id, off), psize);
+		xv_list_remove(pool, &kmc, area, xv_addr(id, off), psize);
 	}
 	if (off + bsize < XV_AREA_SIZE) {
-		nhdr = xv_rd(area, off + bsize);
+		nhdr = xv_crd(&kmc, area, off + bsize);
 		if (nhdr & XV_HDR_FREE) {
-			xv_list_remove(pool, area, xv_addr(id, off + bsize), xv_hdr_bsize(nhdr));
+			xv_list_remove(pool, &kmc, area, xv_addr(id, off + bsize),
+				       xv_hdr_bsize(nhdr));
 			bsize += xv_hdr_bsize(nhdr);
 		} else {
-			xv_wr(area, off + bsize, nhdr | XV_HDR_PREV_FREE);
+			xv_cwr(&kmc, area, off + bsize, nhdr | XV_HDR_PREV_FREE);
 		}
 	}
 	if (bsize == XV_AREA_SIZE) {
 		n = xv_uninstall(pool, id, pages);
 	} else {
-		xv_make_free(pool, area, id, off, bsize);
+		xv_make_free(pool, &kmc, area, id, off, bsize);
 		n = xv_release_body(pool, area, off, off + bsize, pages);
 	}
 unlock:
+	xv_kmc_flush(&kmc);
 	spin_unlock_irqrestore(&pool->lock, irqflags);
 	while (n)
 		__free_page(pages[--n]);
@@ -1117,7 +1194,7 @@ static u64 xv_check_list(struct xv_checker *c, u32 fl, u32 sl, u64 limit)
 			       hdr);
 			break;
 		}
-		if (xv_rd(area, off + XV_PREV_OFF) != prev)
+		if (prev && xv_rd(area, off + XV_PREV_OFF) != prev)
 			xv_bad(c, id, off, "list %u/%u: back link %#x, expected %#x", fl, sl,
 			       xv_rd(area, off + XV_PREV_OFF), prev);
 		if (++n > limit) {
