@@ -596,6 +596,22 @@ static void rzs_reset_device(struct ramzswap *rzs)
 }
 
 /*
+ * sysfs hands a store the whole write, NUL-terminated after it: a NUL inside
+ * would end the string that the parsers see early, and whatever follows it
+ * would be ignored.  Such writes are malformed.
+ */
+static bool rzs_has_nul(const char *buf, size_t len)
+{
+	return strnlen(buf, len) != len;
+}
+
+/* Pages needed for @bytes, without the overflow of DIV_ROUND_UP_ULL(). */
+static u64 rzs_bytes_to_pages(u64 bytes)
+{
+	return (bytes >> PAGE_SHIFT) + !!(bytes & (PAGE_SIZE - 1));
+}
+
+/*
  * Parse memparse()'s syntax ("<number>[KMGTPE]", one trailing newline
  * allowed) strictly: signs, junk and overflow are -EINVAL.
  */
@@ -607,7 +623,9 @@ static int rzs_parse_size(const char *buf, size_t len, u64 *res)
 
 	if (len && buf[len - 1] == '\n')
 		len--;
-	if (!len || len >= sizeof(tmp))
+	/* no NUL or newline inside: kstrtoull() would stop or skip there */
+	if (!len || len >= sizeof(tmp) || rzs_has_nul(buf, len) ||
+	    memchr(buf, '\n', len))
 		return -EINVAL;
 	memcpy(tmp, buf, len);
 	tmp[len] = '\0';
@@ -680,7 +698,7 @@ static ssize_t disksize_store(struct device *dev, struct device_attribute *attr,
 		return err;
 	if (!disksize)
 		return -EINVAL;
-	nr_pages = DIV_ROUND_UP_ULL(disksize, PAGE_SIZE);
+	nr_pages = rzs_bytes_to_pages(disksize);
 	if (nr_pages > RZS_MAX_PAGES)
 		return -EINVAL;
 	disksize = nr_pages << PAGE_SHIFT;
@@ -748,7 +766,8 @@ static ssize_t reset_store(struct device *dev, struct device_attribute *attr,
 	struct gendisk *disk = rzs->disk;
 	int do_reset;
 
-	if (kstrtoint(buf, 10, &do_reset) || do_reset <= 0)
+	if (rzs_has_nul(buf, len) || kstrtoint(buf, 10, &do_reset) ||
+	    do_reset <= 0)
 		return -EINVAL;
 
 	mutex_lock(&disk->open_mutex);
@@ -787,7 +806,7 @@ static ssize_t mem_limit_store(struct device *dev,
 
 	if (rzs_parse_size(buf, len, &limit))
 		return -EINVAL;
-	pages = DIV_ROUND_UP_ULL(limit, PAGE_SIZE);
+	pages = rzs_bytes_to_pages(limit);
 	if (pages > ULONG_MAX)
 		return -EINVAL;
 
@@ -813,7 +832,7 @@ static ssize_t mem_used_max_store(struct device *dev,
 {
 	struct ramzswap *rzs = dev_to_rzs(dev);
 
-	if (!sysfs_streq(buf, "0"))
+	if (rzs_has_nul(buf, len) || !sysfs_streq(buf, "0"))
 		return -EINVAL;
 
 	down_read(&rzs->init_lock);
@@ -1084,7 +1103,7 @@ static ssize_t hot_remove_store(struct class *class,
 	struct ramzswap *rzs;
 	int ret, id;
 
-	if (kstrtoint(buf, 10, &id) || id < 0)
+	if (rzs_has_nul(buf, count) || kstrtoint(buf, 10, &id) || id < 0)
 		return -EINVAL;
 
 	mutex_lock(&rzs_index_mutex);

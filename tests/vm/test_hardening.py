@@ -553,7 +553,13 @@ def test_malformed_input(hz: Rzs, guest: Any) -> None:
         f"finit_module errnos {merrs}; {len(run.changed_states)} state changes")
     problems = run.problems() + param_problems
     assert tried >= 1000, tried
-    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:80])
+    groups: dict[str, int] = {}
+    for o in run.outcomes:
+        if not o.rejected or o.changed:
+            key = f"{o.case.attr}[{o.case.category}]"
+            groups[key] = groups.get(key, 0) + 1
+    assert not problems, (f"{len(problems)} problem(s); accepted or state-changing values by "
+                          f"attribute[category]: {groups}\n" + "\n".join(problems[:80]))
 
 
 # ---------------------------------------------------------------------------
