@@ -30,7 +30,8 @@ class AllocPlan:
     maps: tuple[bool, ...]        # without / with the map + copy a caller needs
     ladder_kib: tuple[int, ...]   # pool sizes for the O(1) check (capped to what fits)
     ladder_churn: int
-    repeat: int = 1               # rounds of everything; the report keeps the fastest
+    repeat: int = 1               # rounds of the matrix; the report keeps the fastest
+    ladder_repeat: int = 1        # rounds of the ladder (its 1 GiB points are the slow ones)
     seed: int = 1
 
 
@@ -94,14 +95,24 @@ class XvBench:
 
 
 def matrix(plan: AllocPlan, cap: dict[str, Any]) -> list[str]:
-    """Every run command of one round, in order: the matrix at plan.kib, then the
-    pool-size ladder.  Allocators take turns within each cell, so a slow spell of
-    the host (other guests share its CPUs) hits them alike."""
+    """Every run command, in order: plan.repeat rounds of the matrix at plan.kib, then
+    plan.ladder_repeat rounds of the pool-size ladder.  Allocators take turns within
+    each cell, so a slow spell of the host (other guests share its CPUs) hits them
+    alike."""
+    return _cells(plan) * plan.repeat + _ladder(plan, cap) * plan.ladder_repeat
+
+
+def _cells(plan: AllocPlan) -> list[str]:
     cmds: list[str] = []
     for dist in plan.dists:
         for map_ in plan.maps:
             for alloc in ALLOCATORS:
                 cmds.append(command(alloc, dist, plan.kib, plan.churn, map_, plan.seed))
+    return cmds
+
+
+def _ladder(plan: AllocPlan, cap: dict[str, Any]) -> list[str]:
+    cmds: list[str] = []
     in_matrix = (LADDER_DIST in plan.dists and False in plan.maps
                  and plan.churn == plan.ladder_churn)
     for alloc in ALLOCATORS:
@@ -121,7 +132,7 @@ def run(g: Guest, plan: AllocPlan, corpus_path: str) -> dict[str, Any]:
     try:
         say(f"bench alloc: compressing the corpus in xvbench ({corpus_path})")
         xb.feed(corpus_path)
-        cmds = matrix(plan, cap) * plan.repeat
+        cmds = matrix(plan, cap)
         loads = []
         for i, cmd in enumerate(cmds, 1):
             say(f"bench alloc [{i}/{len(cmds)}]: {cmd}")

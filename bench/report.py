@@ -398,6 +398,8 @@ def markdown(res: dict[str, Any], image_prefix: str = "") -> str:
     """The whole report; *image_prefix* is prepended to the PNG names."""
     g = res["guest"]
     problems = validate(res)
+    ap = res["allocator"]["plan"]
+    repeats = (ap.get("repeat", 1), ap.get("ladder_repeat", ap.get("repeat", 1)))
     parts = [
         f"# ramzswap benchmark ({res['plan']} plan, {res['started']})",
         "",
@@ -425,7 +427,7 @@ def markdown(res: dict[str, Any], image_prefix: str = "") -> str:
         "per operation, from batches of "
         f"{res['allocator']['xvbench']['batch']} in the churn phase; map+copy adds the "
         "mapping and a copy of the object's bytes in (alloc) and out (free).  Every run "
-        f"was done {res['allocator']['plan'].get('repeat', 1)} time(s), allocators taking "
+        f"was done {repeats[0]} time(s) (pool-size runs {repeats[1]}), allocators taking "
         "turns; the fastest repeat is shown.",
         "",
         allocator_table(res),

@@ -307,6 +307,8 @@ def test_alloc_matrix_and_caps() -> None:
     assert cap["slab_max_kib"] == 65536 and cap["pool_max_kib"] == 1048576
     cmds = alloc.matrix(plan, cap)
     assert len(cmds) == 2 * 2 * 4 + 3 + 3 + 2 + 2  # no 1 GiB for the slab allocators
+    twice = alloc.matrix(alloc.AllocPlan(**{**plan.__dict__, "repeat": 2}), cap)
+    assert twice == cmds[:16] * 2 + cmds[16:]
     assert cmds[0] == "alloc=xvmalloc dist=uniform kib=16384 churn=2 map=0 seed=1"
     assert "alloc=kmalloc dist=corpus-lzo-rle kib=1048576 churn=2 map=0 seed=1" not in cmds
     assert "alloc=zsmalloc dist=corpus-lzo-rle kib=1048576 churn=2 map=0 seed=1" in cmds
