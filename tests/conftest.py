@@ -43,9 +43,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=dropped)
 
     def flavour_rank(item: pytest.Item) -> int:
+        if "guest_box" not in getattr(item, "fixturenames", ()):
+            return 0
         callspec = getattr(item, "callspec", None)
         flavour = callspec.params.get("flavour") if callspec else None
-        return {None: 0, "debug": 1, "perf": 2}.get(flavour, 3)
+        return {"debug": 1, "perf": 2}.get(flavour, 3)
 
     # One boot per flavour: keep each flavour's guest tests together (stable
     # sort, so the order within a flavour is the collection order).
