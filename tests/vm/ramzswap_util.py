@@ -93,6 +93,11 @@ class Rzs:
                        f"rc=$?; sleep 0.2; exit $rc", check=False)
         return WriteResult(r.status, r.stderr)
 
+    def run_err(self, cmd: str) -> WriteResult:
+        """Run *cmd* where its error message matters (see write_path())."""
+        r = self.g.run(f"{cmd}; rc=$?; sleep 0.2; exit $rc", check=False)
+        return WriteResult(r.status, r.stderr)
+
     def write(self, dev: int, attr: str, value: str, newline: bool = True) -> WriteResult:
         return self.write_path(self.path(dev, attr), value, newline)
 
