@@ -86,7 +86,10 @@ class Ssh:
                 while chan.recv_stderr_ready():
                     err.extend(chan.recv_stderr(65536))
                     progressed = True
-                if chan.exit_status_ready() and not (chan.recv_ready() or chan.recv_stderr_ready()):
+                # sshd may send the exit status before the last of the output:
+                # done only at EOF (or close) with both buffers drained.
+                if ((chan.eof_received or chan.closed) and chan.exit_status_ready()
+                        and not (chan.recv_ready() or chan.recv_stderr_ready())):
                     break
                 if time.monotonic() > deadline:
                     raise SshError(f"`{cmd}` did not finish within {timeout:.0f}s; "
