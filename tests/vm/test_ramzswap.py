@@ -189,6 +189,9 @@ def test_swap_pageout_accounting(rzs: Rzs, guest: Any) -> None:
     _zero_stats(rzs, 0)
 
 
+# About 15 minutes on a quiet host under TCG (36 with four guests sharing two
+# cores): too long for every CI run; `invoke test-vm --long` runs it.
+@pytest.mark.long
 def test_swap_hog_twice_memavailable(rzs: Rzs, guest: Any) -> None:
     """ramzswap as the only swap; two hogs together store 2x MemAvailable of
     mixed pages (two processes: one i386 process cannot map that much)."""
