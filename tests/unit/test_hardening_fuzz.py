@@ -213,7 +213,8 @@ def test_kmemleak_and_zoneinfo_parsing() -> None:
           "Node 0, zone   Normal\n  pages free     211567\n        boost    0\n"
           "        min      929\n        low      1161\n        high     1393\n"
           "Node 0, zone  HighMem\n  pages free     9\n        min      32\n")
-    assert hu.zone_watermarks(zi) == {"free": 211567, "min": 929, "low": 1161, "high": 1393}
+    assert hu.zone_watermarks(zi) == {"free": 211567, "boost": 0, "min": 929, "low": 1161,
+                                      "high": 1393}
     assert hu.zone_watermarks(zi, "HighMem") == {"free": 9, "min": 32}
 
 

@@ -521,7 +521,8 @@ def parse_kmemleak(report: str) -> list[Leak]:
 
 
 def zone_watermarks(zoneinfo: str, zone: str = "Normal") -> dict[str, int]:
-    """free/min/low/high (pages) of one zone in /proc/zoneinfo."""
+    """free/boost/min/low/high (pages) of one zone in /proc/zoneinfo; min, low
+    and high include the boost."""
     out: dict[str, int] = {}
     cur = None
     for line in zoneinfo.splitlines():
@@ -534,6 +535,7 @@ def zone_watermarks(zoneinfo: str, zone: str = "Normal") -> dict[str, int]:
         parts = line.split()
         if len(parts) >= 3 and parts[0] == "pages" and parts[1] == "free":
             out["free"] = int(parts[2])
-        elif len(parts) == 2 and parts[0] in ("min", "low", "high") and parts[0] not in out:
+        elif len(parts) == 2 and parts[0] in ("boost", "min", "low", "high") \
+                and parts[0] not in out:
             out[parts[0]] = int(parts[1])
     return out

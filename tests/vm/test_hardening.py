@@ -173,9 +173,9 @@ def _marked(cmd: str) -> str:
 # ---------------------------------------------------------------------------
 # 1. fault injection in the I/O paths
 
-RAW_PAGES = 32768            # 128 MiB written page by page under injection
-FS_MIB = 48
-SWAP_SECONDS = 40
+RAW_PAGES = 24576            # 96 MiB written page by page under injection
+FS_MIB = 32
+SWAP_SECONDS = 25
 
 
 @pytest.mark.debug_only
@@ -221,7 +221,7 @@ def test_fault_injection_io_paths(hz: Rzs, guest: Any) -> None:
     hz.init(1, "256M")
     g.run("mkfs.ext4 -q /dev/ramzswap1 && mkdir -p /mnt/hz && mount /dev/ramzswap1 /mnt/hz")
     g.run(f"head -c {FS_MIB}M /dev/urandom > {HZ}/rand")
-    make_mixed_file(g, f"{HZ}/mixed", 8)
+    make_mixed_file(g, f"{HZ}/mixed", 4)
     g.run(hu.fault_attr_commands("fail_page_alloc", 50, times=TIMES, ignore_gfp_wait=True))
     t0 = _fault_times(g)
     g.run(_marked(f"dd if={HZ}/rand of=/mnt/hz/direct bs=64k oflag=direct status=none")
@@ -300,7 +300,7 @@ def test_fault_injection_io_paths(hz: Rzs, guest: Any) -> None:
     for d in (0, 1):
         hz.reset(d)
         hz.init(d, "64M")
-        status, res = _run_json(g, f"{tool} fiwrite /dev/ramzswap{d} 8192 {20 + d}")
+        status, res = _run_json(g, f"{tool} fiwrite /dev/ramzswap{d} 4096 {20 + d}")
         assert status == 0 and res["failed_first"] == 0 and res["mismatches"] == 0, res
         assert _stats(hz, d)[0]["failed_writes"] == 0
         hz.check_accounting(d)
@@ -365,7 +365,7 @@ def test_fault_injection_setup_paths(hz: Rzs, guest: Any) -> None:
     op = f"m:{ko}:num_devices=2 rmmod:ramzswap"
     pts = _run_json(g, f"{_tool(g)} points {op}")[1]["points"]
     assert pts > 100, pts
-    a = _failnth(g, f"--step 3 --to {pts - 100} {op}", 1800)
+    a = _failnth(g, f"--step 4 --to {pts - 100} {op}", 1800)
     b = _failnth(g, f"--from {pts - 99} --stop-kmsg 'cannot register the ramzswap-control "
                     f"class' {op}", 900)
     figures.append(f"insmod ramzswap ({pts} points): {a} / {b}")
@@ -380,7 +380,7 @@ def test_fault_injection_setup_paths(hz: Rzs, guest: Any) -> None:
     xko = hz.ko("xvmalloc")
     xop = f"m:{xko}: rmmod:xvmalloc"
     xpts = _run_json(g, f"{_tool(g)} points {xop}")[1]["points"]
-    c = _failnth(g, f"--step 2 {xop}", 1800)
+    c = _failnth(g, f"--step 3 {xop}", 1800)
     figures.append(f"insmod xvmalloc ({xpts} points): {c}")
     assert c["completed"] and "EEXIST" not in c["results"], c
     assert c["undo"] == {"OK": c["results"]["OK"]}, c
@@ -567,7 +567,27 @@ def test_malformed_input(hz: Rzs, guest: Any) -> None:
 
 
 def _race_counts(g: Any, names: Sequence[str]) -> dict[str, dict[str, Any]]:
-    return {n: _json(_cat(g, f"{HZ}/{n}")) for n in names}
+    """The JSON outputs {HZ}/<name> of rzstool runs, in one fetch."""
+    out = _sh(g, " ; ".join(f"sed 's/^/{n} /' {HZ}/{n}" for n in names))
+    tagged = {}
+    for line in out.splitlines():
+        tag, _, rest = line.partition(" ")
+        tagged[tag] = rest
+    return {n: _json(tagged.get(n, "")) for n in names}
+
+
+def _tagged(g: Any, path: str) -> dict[str, str]:
+    """Lines "TAG REST" of a guest file (outputs gathered there by a race
+    script: one sftp fetch instead of one per output) as {TAG: REST}."""
+    out = {}
+    for line in _cat(g, path).splitlines():
+        tag, _, rest = line.partition(" ")
+        out[tag] = rest
+    return out
+
+
+# shell: append every line of file $1 to {HZ}/all, prefixed with tag $2
+GATHER = f"gather() {{ sed \"s/^/$2 /\" $1 >> {HZ}/all; }}"
 
 
 def _merge(dicts: Sequence[dict[str, int]]) -> dict[str, int]:
@@ -578,7 +598,7 @@ def _merge(dicts: Sequence[dict[str, int]]) -> dict[str, int]:
     return out
 
 
-RACE_SECONDS = 30
+RACE_SECONDS = 20
 
 
 def test_race_reset_vs_io(hz: Rzs, guest: Any) -> None:
@@ -591,7 +611,8 @@ def test_race_reset_vs_io(hz: Rzs, guest: Any) -> None:
     hz.init(0, "32M")
     s = RACE_SECONDS
     g.run(f"""
-        for i in 1 2; do {tool} openloop /dev/ramzswap0 {s} rw 2048 > {HZ}/ol$i & done
+        for i in 1 2; do {tool} openloop /dev/ramzswap0 {s} rw 2048 $((i * 4096 - 4096)) \
+            > {HZ}/ol$i & done
         {tool} openloop /dev/ramzswap0 {s} open > {HZ}/ol3 &
         {tool} spam {s} {dev(0)}/reset 1 {dev(0)}/disksize 32M > {HZ}/spam &
         end=$(( $(date +%s) + {s} )); n=0
@@ -625,6 +646,7 @@ def test_race_hot_remove_vs_open(hz: Rzs, guest: Any) -> None:
     hz.insmod()
     s = RACE_SECONDS
     g.run(f"""
+        {GATHER}
         end=$(( $(date +%s) + {s} )); c=0
         while [ $(date +%s) -lt $end ]; do
           c=$((c + 1))
@@ -636,11 +658,13 @@ def test_race_hot_remove_vs_open(hz: Rzs, guest: Any) -> None:
           sp=$!
           wait $op $sp
           if [ -e /sys/block/ramzswap$id ]; then echo $id > {CTL}/hot_remove || exit 3; fi
+          gather {HZ}/ol.$c ol.$c; gather {HZ}/sp.$c sp.$c
         done
-        echo $c > {HZ}/cycles""", timeout=s + 300)
-    cycles = int(_cat(g, f"{HZ}/cycles"))
-    ol = [_json(_cat(g, f"{HZ}/ol.{i}")) for i in range(1, cycles + 1)]
-    sp = [_json(_cat(g, f"{HZ}/sp.{i}")) for i in range(1, cycles + 1)]
+        echo "cycles $c" >> {HZ}/all""", timeout=s + 300)
+    out = _tagged(g, f"{HZ}/all")
+    cycles = int(out["cycles"])
+    ol = [_json(out[f"ol.{i}"]) for i in range(1, cycles + 1)]
+    sp = [_json(out[f"sp.{i}"]) for i in range(1, cycles + 1)]
     opens = _merge([o["open"] for o in ol])
     ios = _merge([o["io"] for o in ol])
     removes = _merge([x["writes"][1]["result"] for x in sp])
@@ -660,36 +684,48 @@ def test_race_init_vs_first_io(hz: Rzs, guest: Any) -> None:
     """Processes hammer an uninitialised device (open, write, read back) while
     comp_algorithm and disksize are written: the first I/O after disksize
     finds everything set up, later comp_algorithm writes are refused with
-    EBUSY, and the device uses the compressor that was set before disksize."""
+    EBUSY, and the device uses one of the compressors written before."""
     g, tool = guest, _tool(guest)
     hz.insmod()
     names, _ = hz.algorithms()
-    deadline = time.monotonic() + RACE_SECONDS
-    cycles, opens, ios, comps = 0, [], [], []
-    while time.monotonic() < deadline:
-        comp = names[cycles % len(names)]
-        other = names[(cycles + 1) % len(names)]
-        g.run(f"""
-            echo 1 > {dev(0)}/reset || exit 1
-            for i in 1 2; do {tool} openloop /dev/ramzswap0 3 rw 64 > {HZ}/ol$i & done
-            {tool} spam 3 {dev(0)}/comp_algorithm {other} > {HZ}/spam &
-            sleep 0.3
-            echo {comp} > {dev(0)}/comp_algorithm 2>/dev/null
-            echo 16M > {dev(0)}/disksize || exit 2
-            wait""", timeout=120)
-        c = _race_counts(g, ["ol1", "ol2", "spam"])
-        opens += [c["ol1"]["open"], c["ol2"]["open"]]
-        ios += [c["ol1"]["io"], c["ol2"]["io"]]
-        comps.append(c["spam"]["writes"][0]["result"])
-        assert c["ol1"]["mismatches"] == 0 and c["ol2"]["mismatches"] == 0, c
-        cur = hz.algorithms()[1]
-        assert cur in (comp, other), (cur, comp, other)
-        hz.check_accounting(0)
-        cycles += 1
+    pairs = " ".join(f"{names[i % len(names)]}:{names[(i + 1) % len(names)]}"
+                     for i in range(200))
+    _sh(g, f"""
+        {GATHER}
+        end=$(( $(date +%s) + {RACE_SECONDS} )); c=0
+        for pair in {pairs}; do
+          [ $(date +%s) -ge $end ] && break
+          c=$((c + 1)); comp=${{pair%:*}}; other=${{pair#*:}}
+          echo 1 > {dev(0)}/reset || exit 1
+          for i in 1 2; do
+            {tool} openloop /dev/ramzswap0 2 rw 64 $((i * 64)) > {HZ}/ol$i.$c &
+          done
+          {tool} spam 2 {dev(0)}/comp_algorithm $other > {HZ}/sp.$c &
+          sleep 0.2
+          echo $comp > {dev(0)}/comp_algorithm 2>/dev/null
+          echo 16M > {dev(0)}/disksize || exit 2
+          wait
+          echo "cur.$c $comp $other $(cat {dev(0)}/comp_algorithm)" >> {HZ}/all
+          gather {HZ}/ol1.$c ol1.$c; gather {HZ}/ol2.$c ol2.$c; gather {HZ}/sp.$c sp.$c
+        done
+        echo "cycles $c" >> {HZ}/all""", timeout=RACE_SECONDS + 300)
+    out = _tagged(g, f"{HZ}/all")
+    cycles = int(out["cycles"])
+    opens, ios, comps = [], [], []
+    for c in range(1, cycles + 1):
+        ol = [_json(out[f"ol{i}.{c}"]) for i in (1, 2)]
+        assert all(o["mismatches"] == 0 for o in ol), (c, ol)
+        opens += [o["open"] for o in ol]
+        ios += [o["io"] for o in ol]
+        comps.append(_json(out[f"sp.{c}"])["writes"][0]["result"])
+        comp, other, *shown = out[f"cur.{c}"].split()
+        cur = [w[1:-1] for w in shown if w.startswith("[")]
+        assert cur and cur[0] in (comp, other), (c, comp, other, shown)
+    hz.check_accounting(0)
     o, i, cs = _merge(opens), _merge(ios), _merge(comps)
     say(f"race init vs first I/O: {cycles} cycles; opens {o}; page write+read {i}; "
         f"concurrent comp_algorithm writes {cs}")
-    assert cycles >= 3
+    assert cycles >= 5, cycles
     assert set(o) <= {"OK"} and set(i) <= {"OK", "ENOSPC"}, (o, i)
     assert i.get("OK", 0) > 0 and i.get("ENOSPC", 0) > 0, i
     assert set(cs) <= {"OK", "EBUSY"} and cs.get("EBUSY", 0) > 0, cs
@@ -704,7 +740,7 @@ def test_race_swapoff_under_load(hz: Rzs, guest: Any) -> None:
     hz.init(0, "256M")
     g.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
     out = _sh(g, f"""
-        {g.hog} --mib 160 --kind mixed --seed 9 --pageout --passes 8 --json --quiet \
+        {g.hog} --mib 128 --kind mixed --seed 9 --pageout --passes 6 --json --quiet \
             > {HZ}/hog.json 2> {HZ}/hog.err &
         hp=$!; echo $hp >> {HZ}/pids; ok=0; bad=0; maxs=0
         sleep 3
@@ -721,7 +757,7 @@ def test_race_swapoff_under_load(hz: Rzs, guest: Any) -> None:
     rc, ok, bad, maxs = (int(x) for x in m.groups())
     hog = _json(_cat(g, f"{HZ}/hog.json"))
     say(f"race swapoff under load: {ok} swapoff+swapon cycles ({bad} failed, longest "
-        f"{maxs}s) during a 160 MiB hog's 8 paged-out passes; mismatches {hog['mismatches']}")
+        f"{maxs}s) during a 128 MiB hog's 6 paged-out passes; mismatches {hog['mismatches']}")
     assert rc == 0 and hog["mismatches"] == 0, (rc, hog)
     assert ok >= 3 and bad == 0, (ok, bad)
     g.run("swapoff /dev/ramzswap0", timeout=600)
@@ -741,15 +777,16 @@ def test_race_rmmod_under_load(hz: Rzs, guest: Any) -> None:
     hz.init(2, "16M")
     g.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0 && "
           "mkfs.ext4 -q /dev/ramzswap1 && mkdir -p /mnt/hz && mount /dev/ramzswap1 /mnt/hz")
+    t0 = time.monotonic()
     out = _sh(g, f"""
-        {g.hog} --mib 96 --kind mixed --seed 4 --pageout --passes 4 --json --quiet \
+        {g.hog} --mib 64 --kind mixed --seed 4 --pageout --passes 2 --json --quiet \
             > {HZ}/hog.json 2>/dev/null &
         hp=$!; echo $hp >> {HZ}/pids
-        {tool} openloop /dev/ramzswap2 20 rw 1024 > {HZ}/ol2 &
-        ( end=$(( $(date +%s) + 20 )); while [ $(date +%s) -lt $end ]; do
+        {tool} openloop /dev/ramzswap2 15 rw 1024 > {HZ}/ol2 &
+        ( end=$(( $(date +%s) + 15 )); while [ $(date +%s) -lt $end ]; do
             dd if=/dev/urandom of=/mnt/hz/f bs=64k count=16 status=none; sync; done ) &
         refused=0; removed=0
-        for i in $(seq 150); do
+        for i in $(seq 50); do
           for m in ramzswap xvmalloc; do
             if rmmod $m 2>/dev/null; then removed=$((removed + 1))
             else refused=$((refused + 1)); fi
@@ -764,38 +801,53 @@ def test_race_rmmod_under_load(hz: Rzs, guest: Any) -> None:
     assert removed == 0 and hz.loaded(), (refused, removed)
     assert hog["mismatches"] == 0 and ol["mismatches"] == 0, (hog, ol)
     assert set(ol["open"]) == {"OK"} and set(ol["io"]) == {"OK"}, ol
-    g.run("umount /mnt/hz && swapoff /dev/ramzswap0", timeout=600)
+    g.run("umount /mnt/hz && swapoff /dev/ramzswap0 && rmmod ramzswap", timeout=600)
+    t_busy = time.monotonic() - t0
 
-    # an idle module: rmmod against opens, I/O and attribute reads
-    cycles, attempts, opens, ios = 0, 0, [], []
-    deadline = time.monotonic() + RACE_SECONDS
-    while time.monotonic() < deadline:
-        g.run("grep -q '^ramzswap ' /proc/modules || "
-              f"insmod {hz.ko('ramzswap')} num_devices=2")
-        hz.init(0, "16M")
-        r = _sh(g, f"""
-            {tool} openloop /dev/ramzswap0 3 rw 256 > {HZ}/o0 &
-            {tool} openloop /dev/ramzswap1 3 open > {HZ}/o1 &
-            ( end=$(( $(date +%s) + 3 )); while [ $(date +%s) -lt $end ]; do
-                cat {dev(0)}/mm_stat {dev(0)}/xv_stat {dev(1)}/initstate {dev(1)}/disksize \
-                    2>/dev/null
-              done > /dev/null ) &
-            n=0
-            until rmmod ramzswap 2>/dev/null; do n=$((n + 1)); [ $n -gt 2000 ] && break; done
-            wait; echo n=$n""", timeout=300)
-        attempts += int(re.search(r"n=(\d+)", r).group(1)) + 1  # type: ignore[union-attr]
-        c = _race_counts(g, ["o0", "o1"])
-        assert c["o0"]["mismatches"] == 0, c
-        opens += [c["o0"]["open"], c["o1"]["open"]]
-        ios.append(c["o0"]["io"])
-        cycles += 1
+    # an idle module: rmmod in a loop against opens, I/O and attribute reads;
+    # it succeeds in a moment with no opener (or once the openers stop)
+    ko = hz.ko("ramzswap")
+    _sh(g, f"""
+        {GATHER}
+        end=$(( $(date +%s) + {RACE_SECONDS} )); c=0
+        while [ $(date +%s) -lt $end ]; do
+          c=$((c + 1))
+          insmod {ko} num_devices=2 && echo 16M > {dev(0)}/disksize || exit 1
+          {tool} openloop /dev/ramzswap0 3 rw 256 > {HZ}/o0.$c &
+          o0=$!
+          {tool} openloop /dev/ramzswap1 3 open > {HZ}/o1.$c &
+          ( e=$(( $(date +%s) + 3 )); while [ $(date +%s) -lt $e ]; do
+              cat {dev(0)}/mm_stat {dev(0)}/xv_stat {dev(1)}/initstate {dev(1)}/disksize
+            done > /dev/null 2>&1 ) &
+          n=0
+          until rmmod ramzswap 2>/dev/null; do
+            n=$((n + 1)); [ $n -gt 100000 ] && exit 2
+          done
+          kill -0 $o0 2>/dev/null && early=1 || early=0
+          wait
+          echo "rm.$c $n $early" >> {HZ}/all
+          gather {HZ}/o0.$c o0.$c; gather {HZ}/o1.$c o1.$c
+        done
+        echo "cycles $c" >> {HZ}/all""", timeout=RACE_SECONDS + 600)
+    tagged = _tagged(g, f"{HZ}/all")
+    cycles = int(tagged["cycles"])
+    opens, ios, attempts, early = [], [], 0, 0
+    for c in range(1, cycles + 1):
+        o0, o1 = _json(tagged[f"o0.{c}"]), _json(tagged[f"o1.{c}"])
+        assert o0["mismatches"] == 0, (c, o0)
+        opens += [o0["open"], o1["open"]]
+        ios.append(o0["io"])
+        n, e = (int(x) for x in tagged[f"rm.{c}"].split())
+        attempts += n + 1
+        early += e
     o, i = _merge(opens), _merge(ios)
-    say(f"race rmmod under load: {refused} rmmod attempts refused while in use (0 removed); "
-        f"idle: {cycles} load/unload cycles, {attempts} rmmod attempts against opens {o}, "
-        f"I/O {i}")
+    say(f"race rmmod under load: {refused} rmmod attempts refused while in use (0 removed, "
+        f"{t_busy:.0f}s); "
+        f"idle: {cycles} load/unload cycles, {attempts} rmmod attempts ({early} cycles "
+        f"unloaded while the openers still ran) against opens {o}, I/O {i}")
     assert set(o) <= {"OK", "ENOENT", "ENXIO", "ENODEV"}, o
     assert set(i) <= {"OK", "ENOSPC"}, i
-    assert cycles >= 3
+    assert cycles >= 3 and attempts > cycles, (cycles, attempts)
 
 
 # ---------------------------------------------------------------------------
@@ -803,12 +855,14 @@ def test_race_rmmod_under_load(hz: Rzs, guest: Any) -> None:
 
 
 LOWMEM_HOG_MIB = 960
-# Normal zone free pages and min watermark, then xv_stat, four times a second
+# Normal zone: free pages, min watermark (zoneinfo's includes any boost) and
+# boost; then xv_stat; four times a second
 SAMPLER = f"""echo $$ >> {HZ}/pids
 while :; do
   awk '/^Node .*zone +Normal/ {{z=1; next}} /^Node/ {{z=0}}
-       z && $1 == "pages" && $2 == "free" {{f=$3}} z && $1 == "min" && !m {{m=$2}}
-       END {{printf "%s %s ", f, m}}' /proc/zoneinfo
+       z && $1 == "pages" && $2 == "free" {{f=$3}}
+       z && $1 == "boost" && !hb {{b=$2; hb=1}} z && $1 == "min" && !hm {{m=$2; hm=1}}
+       END {{printf "%s %s %s ", f, m, b}}' /proc/zoneinfo
   cat {dev(0)}/xv_stat
   sleep 0.25
 done
@@ -834,7 +888,7 @@ def test_lowmem_pressure(hz: Rzs, guest: Any) -> None:
         g.put(script, f"{HZ}/sampler.sh")
     g.run(f"sh {HZ}/sampler.sh > {HZ}/samples 2>/dev/null < /dev/null &")
     g.run(f"sh -c 'echo $$ >> {HZ}/pids; exec {g.hog} --mib {LOWMEM_HOG_MIB} --kind random "
-          f"--seed 12 --pageout --passes 2 --json --quiet' > {HZ}/hog.json 2> {HZ}/hog.err "
+          f"--seed 12 --pageout --passes 1 --json --quiet' > {HZ}/hog.json 2> {HZ}/hog.err "
           f"< /dev/null &")
     latencies = []
     t_start = time.monotonic()
@@ -851,23 +905,28 @@ def test_lowmem_pressure(hz: Rzs, guest: Any) -> None:
     samples = []
     for line in _cat(g, f"{HZ}/samples").splitlines():
         f = line.split()
-        if len(f) == 8:
+        if len(f) == 9:
             samples.append([int(x) for x in f])
     assert len(samples) > 10, samples
+    # free vs the min watermark without boost (boost raises it for a while to
+    # wake kswapd early; it is not a reserve)
+    base_min = {s[1] - s[2] for s in samples}
     free_min = min(s[0] for s in samples)
-    wmin = max(s[1] for s in samples)
-    below = sum(1 for s in samples if s[0] < s[1])
-    peak = max(samples, key=lambda s: s[5])      # xv_stat pages_total
-    pool_bytes, high_share = peak[5] * PAGE, peak[6] / max(1, peak[5])
-    say(f"lowmem: {LOWMEM_HOG_MIB} MiB random hog, {seconds:.0f}s; pool peak {peak[5]} pages "
-        f"= {pool_bytes / MiB:.0f} MiB vs LowTotal {low_total / MiB:.0f} MiB, "
-        f"{100 * high_share:.1f}% of it highmem; Normal free min {free_min} pages vs min "
-        f"watermark {wmin} ({below} of {len(samples)} samples below); ssh latency max "
-        f"{max(latencies):.1f}s over {len(latencies)} probes; mismatches {hog['mismatches']}")
+    below = [s for s in samples if s[0] < s[1] - s[2]]
+    peak = max(samples, key=lambda s: s[6])      # xv_stat pages_total
+    pool_bytes, high_share = peak[6] * PAGE, peak[7] / max(1, peak[6])
+    rate = 2 * LOWMEM_HOG_MIB / seconds
+    say(f"lowmem: {LOWMEM_HOG_MIB} MiB random hog in {seconds:.0f}s (~{rate:.1f} MiB/s out+in); "
+        f"pool peak {peak[6]} pages = {pool_bytes / MiB:.0f} MiB vs LowTotal "
+        f"{low_total / MiB:.0f} MiB, {100 * high_share:.1f}% of it highmem; Normal free "
+        f"lowest {free_min} pages vs min watermark {sorted(base_min)} (+ boost up to "
+        f"{max(s[2] for s in samples)}), {len(below)} of {len(samples)} samples below; ssh "
+        f"latency max {max(latencies):.1f}s over {len(latencies)} probes; mismatches "
+        f"{hog['mismatches']}")
     assert hog["mismatches"] == 0 and hog["pages"] == LOWMEM_HOG_MIB * 256, hog
     assert pool_bytes > low_total, (pool_bytes, low_total)
-    assert wmin == wm0["min"], (wmin, wm0)
-    assert below == 0, f"Normal zone free fell below min {below} times (lowest {free_min})"
+    assert base_min == {wm0["min"] - wm0.get("boost", 0)}, (base_min, wm0)
+    assert not below, f"Normal zone free fell below min: {below[:10]}"
     assert max(latencies) < 30, latencies
     ours = [ln for ln in _sh(g, "dmesg | grep -A40 'page allocation failure'; true")
             .split("page allocation failure") if "xv_" in ln or "rzs_" in ln]

@@ -20,9 +20,11 @@
  *       runs in this process's context (marked with --fail).
  *   rzstool sysfuzz SPECFILE [START]
  *       Write malformed values to sysfs files; see run_sysfuzz().
- *   rzstool openloop PATH SECONDS open|rw [PAGES]
+ *   rzstool openloop PATH SECONDS open|rw [PAGES [FIRST]]
  *       Open (and with rw: write a page with O_DIRECT, read it back,
- *       compare) and close PATH in a loop; count outcomes by errno.
+ *       compare) and close PATH in a loop; count outcomes by errno.  rw uses
+ *       pages FIRST .. FIRST + PAGES - 1, one per iteration in turn (give
+ *       concurrent writers disjoint ranges).
  *   rzstool spam SECONDS PATH VALUE [PATH VALUE ...]
  *       Write each VALUE to its PATH in turn, in a loop; count by errno.
  *   rzstool failnth MAX [--from N] [--to N] [--step S] [--stop-kmsg P] [-v] OP [UNDO]
@@ -631,7 +633,7 @@ static int cmd_sysfuzz(int argc, char **argv)
 static int cmd_openloop(int argc, char **argv)
 {
 	struct counts opens = { .n = 0 }, ios = { .n = 0 };
-	long iter = 0, mismatches = 0, pages = 256;
+	long iter = 0, mismatches = 0, pages = 256, first = 0;
 	unsigned char *buf, *rbuf;
 	double end;
 	int rw;
@@ -642,6 +644,8 @@ static int cmd_openloop(int argc, char **argv)
 	rw = !strcmp(argv[4], "rw");
 	if (argc > 5)
 		pages = parse_long(argv[5], "PAGES");
+	if (argc > 6)
+		first = parse_long(argv[6], "FIRST");
 	buf = page_buf();
 	rbuf = page_buf();
 	while (now() < end) {
@@ -654,7 +658,7 @@ static int cmd_openloop(int argc, char **argv)
 			continue;
 		}
 		if (rw) {
-			uint64_t idx = (uint64_t)(iter % pages);
+			uint64_t idx = (uint64_t)(first + iter % pages);
 			uint64_t seed = (uint64_t)getpid() << 20 | (uint64_t)(iter & 0xfffff);
 			int e = 0;
 
@@ -988,7 +992,7 @@ static void usage(void)
 		"       rzstool verify DEV NPAGES SEED [--first N]\n"
 		"       rzstool pageout PID SECONDS [--fail]\n"
 		"       rzstool sysfuzz SPECFILE [START]\n"
-		"       rzstool openloop PATH SECONDS open|rw [PAGES]\n"
+		"       rzstool openloop PATH SECONDS open|rw [PAGES [FIRST]]\n"
 		"       rzstool spam SECONDS PATH VALUE [PATH VALUE ...]\n"
 		"       rzstool failnth MAX [--from N] [--to N] [--step S] [--stop-kmsg P] [-v]\n"
 		"                       OP [UNDO]\n"
