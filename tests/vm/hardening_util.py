@@ -516,6 +516,40 @@ def parse_kmemleak(report: str) -> list[Leak]:
     return [Leak(b.strip()) for b in blocks if b.startswith("unreferenced object ")]
 
 
+# warn_alloc() reports: "<comm>: page allocation failure: order:..." or
+# "<comm>: vmalloc error: ...", then a dump_stack() (Call Trace) and Mem-Info.
+# vm/klog.py does not count them as bugs (no report marker); a report whose
+# trace runs through our code means we allocated without __GFP_NOWARN.
+_ALLOC_FAIL = re.compile(r": (?:page allocation failure|vmalloc error): ")
+_TRACE_LINE = re.compile(r"^\s*(?:\[\s*\d+\.\d+\]\s*)?(?:\? )?[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+")
+
+
+def alloc_failure_reports(log: str) -> list[str]:
+    """Each warn_alloc() report in a kernel log: its header line and the
+    function lines of its call trace."""
+    out: list[str] = []
+    cur: list[str] | None = None
+    for line in log.splitlines():
+        if _ALLOC_FAIL.search(line):
+            if cur:
+                out.append("\n".join(cur))
+            cur = [line]
+        elif cur is not None:
+            if "Mem-Info" in line:
+                out.append("\n".join(cur))
+                cur = None
+            elif _TRACE_LINE.search(line.split("] ", 1)[-1] if "] " in line else line):
+                cur.append(line)
+    if cur:
+        out.append("\n".join(cur))
+    return out
+
+
+def ours_in_trace(report: str) -> bool:
+    """Does a warn_alloc() report's trace (not its header) run through our code?"""
+    return any(s in ln for ln in report.splitlines()[1:] for s in OUR_SYMBOLS)
+
+
 # ---------------------------------------------------------------------------
 # /proc parsing
 
