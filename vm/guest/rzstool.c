@@ -19,7 +19,8 @@
  *       mappings until PID exits or SECONDS pass: reclaim, and so swap-out,
  *       runs in this process's context (marked with --fail).
  *   rzstool sysfuzz SPECFILE [START]
- *       Write malformed values to sysfs files; see run_sysfuzz().
+ *       Write malformed values to sysfs files; see the comment above
+ *       cmd_sysfuzz().
  *   rzstool openloop PATH SECONDS open|rw [PAGES [FIRST]]
  *       Open (and with rw: write a page with O_DIRECT, read it back,
  *       compare) and close PATH in a loop; count outcomes by errno.  rw uses
@@ -30,16 +31,15 @@
  *   rzstool failnth MAX [--from N] [--to N] [--step S] [--stop-kmsg P] [-v] OP [UNDO]
  *       For n = 1.. MAX: fail the n-th fault-injection point of OP (via
  *       /proc/thread-self/fail-nth) until OP completes without reaching it.
- *       --stop-kmsg PATTERN stops the sweep after the attempt whose kernel log
- *       records contain PATTERN.
+ *       OP: w:PATH:VALUE (write), r:PATH (read), m:KO:PARAMS (finit_module).
+ *       UNDO after each success: w:PATH:VALUE, hotrm:PATH (write what OP
+ *       read to PATH), rmmod:NAME.  --stop-kmsg PATTERN stops the sweep after
+ *       the attempt whose kernel log records contain PATTERN.
  *   rzstool points OP [UNDO]
  *       How many fault-injection points OP passes when none fails.
  *   rzstool modfuzz KO MODNAME SPECFILE
  *       finit_module(KO) with each parameter string of SPECFILE (hex lines);
  *       report the errno and whether the module is loaded afterwards.
- *       OP: w:PATH:VALUE (write), r:PATH (read), m:KO:PARAMS (finit_module).
- *       UNDO after each success: w:PATH:VALUE, hotrm:PATH (write what OP
- *       read to PATH), rmmod:NAME.
  *
  * Plain C99 + POSIX + Linux syscalls; built static for i386.
  */
