@@ -148,8 +148,8 @@ def test_kunit(guest: Guest, case: str) -> None:
     if c is None:
         pytest.fail(f"KUnit case {case} did not report\n--- {RESULTS} ---\n{run.results}")
     where = "kernel log" if case in run.from_klog else RESULTS
-    if c.skipped:
-        pytest.skip(f"KUnit skipped {case}: {c.diag.strip()}")
+    # A case KUnit skipped did not test anything: that is a failure here.
+    assert not c.skipped, f"KUnit skipped {case} (from the {where}): {c.diag.strip()}"
     assert c.ok, f"KUnit case {case} failed (from the {where}):\n{c.diag}"
 
 
