@@ -4,14 +4,13 @@
 
 from __future__ import annotations
 
-import re
 import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vm import paths, qemu
+from vm import klog, paths, qemu
 from vm.errors import StepError
 from vm.image import Image
 from vm.kernel import KernelBuild
@@ -19,7 +18,6 @@ from vm.ssh import Result, Ssh, SshError, wait_for_ssh
 from vm.step import say, tail
 
 BOOT_DEADLINE_S = 300.0
-_TS_RE = re.compile(r"^\[\s*(\d+\.\d+)\]")
 
 
 @dataclass
@@ -53,24 +51,14 @@ class Guest:
     def dmesg(self) -> str:
         return self.run("dmesg", timeout=60).stdout
 
-    def klog_mark(self) -> float:
-        """Timestamp of the newest kernel log line; see klog_since()."""
-        lines = self.dmesg().splitlines()
-        for line in reversed(lines):
-            if m := _TS_RE.match(line):
-                return float(m.group(1))
-        return 0.0
+    def klog_mark(self) -> str:
+        """The kernel log as it is now; pass it to klog_since()."""
+        return self.dmesg()
 
-    def klog_since(self, mark: float) -> str:
-        """Kernel log lines printed after *mark* (with their continuation lines)."""
-        keep: list[str] = []
-        taking = False
-        for line in self.dmesg().splitlines():
-            if m := _TS_RE.match(line):
-                taking = float(m.group(1)) > mark
-            if taking:
-                keep.append(line)
-        return "\n".join(keep)
+    def klog_since(self, mark: str) -> str:
+        """Kernel log lines printed since *mark* (see vm.klog.since, which also
+        copes with a wrapped ring buffer)."""
+        return klog.since(mark, self.dmesg())
 
     def meminfo(self) -> dict[str, int]:
         """/proc/meminfo in KiB by field."""
