@@ -1,39 +1,65 @@
 #!/usr/bin/env bash
 # Set-up command 1 of 2: install what a fresh Debian 12 amd64 machine needs
-# (Debian packages and the Python dependencies), then build everything
-# (`invoke build`: both kernels, our modules, the i386 guest image).
-# Run as root.  Set RAMZSWAP_SETUP_NO_BUILD=1 to install only.
+# (Debian packages, then the Python dependencies in a virtual environment,
+# .venv/), then build everything (`invoke build`: both kernels, our modules,
+# the i386 guest image).  Run as root.
+#
+#   RAMZSWAP_SETUP_NO_BUILD=1  install only (no kernel/image build)
+#   PYTHON=/path/to/python3    the interpreter the venv is made from
+#                              (default: Debian's /usr/bin/python3)
+#
+# Set-up command 2 of 2 is `.venv/bin/invoke test-vm`.
 set -euo pipefail
 cd "$(dirname "$0")"
+say() { echo "setup.sh: $*"; }
+die() { echo "setup.sh: error: $*" >&2; exit 1; }
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "setup.sh: must run as root (apt-get, and mmdebstrap builds the guest as root): sudo ./setup.sh" >&2
-  exit 1
-fi
+[ "$(id -u)" -eq 0 ] || die "must run as root (apt-get, and mmdebstrap builds the guest as root): sudo ./setup.sh"
 
+# Free space: two kernel builds, the unpacked source and the image need ~6 GiB.
+cache=${RAMZSWAP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ramzswap}
+mkdir -p "$cache" 2>/dev/null || die "cannot create the cache directory $cache"
+avail_kib=$(df -Pk "$cache" | awk 'NR == 2 { print $4 }')
+[ "${avail_kib:-0}" -ge $((6 * 1024 * 1024)) ] ||
+  die "only $((avail_kib / 1024)) MiB free under $cache; the build needs about 6 GiB (set RAMZSWAP_CACHE to a roomier place)"
+
+# arch-test: mmdebstrap needs it for a foreign-architecture (i386) root; it is
+# only a Recommends of mmdebstrap, which --no-install-recommends skips.
 PKGS=(
   build-essential gcc-multilib flex bison bc libelf-dev libssl-dev cpio kmod xz-utils
-  sparse linux-source-6.1 mmdebstrap e2fsprogs qemu-system-x86 openssh-client
-  python3-pip python3-venv
+  sparse linux-source-6.1 mmdebstrap arch-test e2fsprogs qemu-system-x86
+  openssh-client python3 python3-venv ca-certificates
 )
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup.sh: installing ${missing[*]}"
+  say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || {
-    echo "setup.sh: apt-get install failed for: ${missing[*]}" >&2; exit 1; }
+  apt-get update -qq >/tmp/ramzswap-apt-update.log 2>&1 ||
+    die "apt-get update failed (no network or no Debian mirror?): see /tmp/ramzswap-apt-update.log"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/ramzswap-apt-install.log 2>&1 ||
+    die "apt-get install failed for: ${missing[*]}: see /tmp/ramzswap-apt-install.log"
 fi
 
-PY=${PYTHON:-python3}
-echo "setup.sh: installing Python dependencies (pyproject.toml) for $($PY --version)"
-$PY -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Running pip as' -e "is ignored: it is neither" || true
-$PY -c 'import invoke, kconfiglib, paramiko, pytest' || {
-  echo "setup.sh: Python dependencies did not install (see pip output above)" >&2; exit 1; }
+# Python: a virtual environment, never the system's site-packages (Debian's
+# python3 is externally managed, PEP 668).
+PY=${PYTHON:-/usr/bin/python3}
+[ -x "$PY" ] || die "no Python interpreter at $PY (apt-get install python3, or set PYTHON=)"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  say "creating .venv with $($PY --version)"
+  rm -rf .venv
+  "$PY" -m venv .venv >/tmp/ramzswap-venv.log 2>&1 ||
+    die "python3 -m venv failed (apt-get install python3-venv): see /tmp/ramzswap-venv.log"
+fi
+say "installing Python dependencies (pyproject.toml) into .venv"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' >/tmp/ramzswap-pip.log 2>&1 ||
+  die "pip could not install the Python dependencies (no network or no PyPI?): see /tmp/ramzswap-pip.log"
+.venv/bin/python -c 'import invoke, kconfiglib, paramiko, pytest' ||
+  die "Python dependencies missing from .venv after pip: see /tmp/ramzswap-pip.log"
 
 if [ "${RAMZSWAP_SETUP_NO_BUILD:-0}" != 1 ]; then
-  exec $PY -m invoke build
+  exec .venv/bin/invoke build
 fi
+say "installed; build with .venv/bin/invoke build"
