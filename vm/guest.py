@@ -19,6 +19,12 @@ from vm.step import say, tail
 
 BOOT_DEADLINE_S = 300.0
 
+# Kernel command-line additions per flavour.  page_poison=1 turns on
+# CONFIG_PAGE_POISONING: freed pages (highmem too) are filled with a pattern
+# that is checked when the page is handed out again, so a write to a page
+# after it was freed is reported ("pagealloc: memory corruption").
+FLAVOUR_APPEND = {"debug": "page_poison=1"}
+
 
 @dataclass
 class Guest:
@@ -90,7 +96,8 @@ def boot(kb: KernelBuild, image: Image, kos: dict[str, Path], programs: dict[str
     logs = paths.ensure(paths.logs_dir())
     stamp = time.strftime("%Y%m%d-%H%M%S")
     console = logs / f"console-{kb.flavour}{'-' + tag if tag else ''}-{stamp}.log"
-    cfg = qemu.QemuConfig(kb.bzimage, image.path, console, memory_mib, cpus, accel=accel)
+    cfg = qemu.QemuConfig(kb.bzimage, image.path, console, memory_mib, cpus,
+                          extra_append=FLAVOUR_APPEND.get(kb.flavour, ""), accel=accel)
     t0 = time.monotonic()
     machine = qemu.start(cfg)
     try:
