@@ -158,15 +158,24 @@ def start(cfg: QemuConfig) -> Qemu:
                                                    or "auto")
     if accel == "auto":
         if os.access("/dev/kvm", os.R_OK | os.W_OK):
-            q = _spawn(cfg, "kvm")
-            if _console_has_output(cfg.console_log, KVM_PROBE_SECONDS, q):
+            try:
+                q: Qemu | None = _spawn(cfg, "kvm")
+            except StepError as e:
+                # Seen here: "failed to set MSR 0x10a" and an assertion in
+                # kvm_buf_set_msrs, QEMU gone within 0.5 s (nested KVM).
+                first = (e.tail.strip().splitlines() or [e.reason])[0]
+                say(f"qemu: KVM failed at once ({first}): "
+                    "falling back to TCG")
+                q = None
+            if q is not None and _console_has_output(cfg.console_log, KVM_PROBE_SECONDS, q):
                 _accel_choice = "kvm"
                 _remember_accel("kvm")
                 say("qemu: KVM works, using it")
                 return q
-            q.stop()
-            say(f"qemu: /dev/kvm present but the guest printed nothing in "
-                f"{KVM_PROBE_SECONDS:.0f}s under KVM (nested KVM?): falling back to TCG")
+            if q is not None:
+                q.stop()
+                say(f"qemu: /dev/kvm present but the guest printed nothing in "
+                    f"{KVM_PROBE_SECONDS:.0f}s under KVM (nested KVM?): falling back to TCG")
         else:
             say("qemu: no usable /dev/kvm: using TCG (software emulation)")
         accel = _accel_choice = "tcg"
