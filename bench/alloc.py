@@ -9,7 +9,6 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench.guestio import snapshot_text
 from vm.guest import Guest
 from vm.step import say
 
@@ -89,7 +88,7 @@ class XvBench:
         self.g.run(f"echo '{cmd}' > {XVBENCH}/run", timeout=timeout)
 
     def results(self) -> dict[str, Any]:
-        text = snapshot_text(self.g, f"{XVBENCH}/results", "/root/bench/xvbench.json")
+        text = self.g.cat(f"{XVBENCH}/results")
         out: dict[str, Any] = json.loads(text)
         return out
 

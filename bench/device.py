@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.guestio import fetch_text
+from vm import stats
 from vm.guest import Guest
 from vm.step import say
 
@@ -52,10 +52,6 @@ SWAPRUN = f"{BENCH_DIR}/swaprun.sh"
 SAMPLES = f"{BENCH_DIR}/samples.txt"
 MiB = 1 << 20
 
-MM_STAT_FIELDS = ("orig_data_size", "compr_data_size", "mem_used_total", "mem_limit",
-                  "mem_used_max", "same_pages", "pages_compacted", "huge_pages")
-XV_STAT_FIELDS = ("objects", "bytes_requested", "bytes_in_pool", "pages_total",
-                  "pages_highmem", "alloc_failures")
 MEMINFO_KEYS = ("MemFree", "MemAvailable", "LowFree", "HighFree", "SwapTotal", "SwapFree",
                 "SwapCached", "Slab", "PageTables")
 
@@ -151,20 +147,12 @@ class Device:
     def mm_stat(self) -> dict[str, int] | None:
         if self.mm_stat_path is None:
             return None
-        return parse_fields(MM_STAT_FIELDS, self.g.run(f"cat {self.mm_stat_path}").stdout)
+        return stats.parse_mm_stat(self.g.cat(self.mm_stat_path))
 
     def xv_stat(self) -> dict[str, int] | None:
         if self.xv_stat_path is None:
             return None
-        return parse_fields(XV_STAT_FIELDS, self.g.run(f"cat {self.xv_stat_path}").stdout)
-
-
-def parse_fields(names: tuple[str, ...], text: str) -> dict[str, int]:
-    """zram-style stat line -> {name: value} (extra trailing fields are ignored)."""
-    vals = [int(v) for v in text.replace(",", " ").split()]
-    if len(vals) < len(names):
-        raise ValueError(f"expected {len(names)} fields, got {text!r}")
-    return dict(zip(names, vals, strict=False))
+        return stats.parse_xv_stat(self.g.cat(self.xv_stat_path))
 
 
 # ---- block I/O ---------------------------------------------------------------------
@@ -192,7 +180,7 @@ def fio_read(g: Guest, dev: str, size_bytes: int, rw: str, jobs: int,
            f"--norandommap --randrepeat=1 --runtime={seconds:g} --time_based "
            f"--group_reporting --output-format=json")
     g.run(f"{cmd} > {BENCH_DIR}/fio.json", timeout=seconds * 4 + 300)
-    out = fetch_text(g, f"{BENCH_DIR}/fio.json")
+    out = g.cat(f"{BENCH_DIR}/fio.json")
     data = json.loads(out[out.index("{"):])
     rd = data["jobs"][0]["read"]
     pct = rd.get("clat_ns", {}).get("percentile", {})
@@ -345,7 +333,7 @@ def swap_run(g: Guest, kind: str, plan: DevicePlan) -> dict[str, Any]:
         if int(meta["rc"]) != 0 or hog.get("mismatches"):
             raise AssertionError(f"hog through {kind} failed (rc {meta['rc']}): "
                                  f"{lines[-1]}\n{g.run(f'cat {SAMPLES}.hogerr').stdout}")
-        samples = parse_samples(fetch_text(g, SAMPLES))
+        samples = parse_samples(g.cat(SAMPLES))
         metrics = swap_metrics(samples, hog, float(meta["t0"]), float(meta["t1"]), kind)
         final = {"mm_stat": d.mm_stat(), "xv_stat": d.xv_stat()}
         g.run(f"swapoff {d.path}", timeout=900)

@@ -47,7 +47,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             return 0
         callspec = getattr(item, "callspec", None)
         flavour = callspec.params.get("flavour") if callspec else None
-        return {"debug": 1, "perf": 2}.get(flavour, 3)
+        return {"debug": 1, "perf": 2}.get(str(flavour), 3)
 
     # One boot per flavour: keep each flavour's guest tests together (stable
     # sort, so the order within a flavour is the collection order).

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vm import klog, paths, qemu
+from vm import klog, paths, qemu, stats
 from vm.errors import StepError
 from vm.image import Image
 from vm.kernel import KernelBuild
@@ -54,6 +54,17 @@ class Guest:
     def get(self, remote: str, local: Path) -> None:
         self.ssh.get(remote, local)
 
+    def cat(self, path: str, timeout: float = 60.0) -> str:
+        """The content of a guest file (or several, space-separated)."""
+        return self.run(f"cat {path}", timeout=timeout).stdout
+
+    def kmemleak_scan(self) -> str:
+        """Scan for leaks (twice, 5 s apart: kmemleak reports an object only
+        once it looked unreferenced in two scans) and return the reports."""
+        kml = "/sys/kernel/debug/kmemleak"
+        self.run(f"echo scan > {kml}; sleep 5; echo scan > {kml}", timeout=900)
+        return self.cat(kml)
+
     def dmesg(self) -> str:
         return self.run("dmesg", timeout=60).stdout
 
@@ -68,11 +79,7 @@ class Guest:
 
     def meminfo(self) -> dict[str, int]:
         """/proc/meminfo in KiB by field."""
-        out: dict[str, int] = {}
-        for line in self.run("cat /proc/meminfo").stdout.splitlines():
-            name, _, rest = line.partition(":")
-            out[name] = int(rest.split()[0])
-        return out
+        return stats.parse_meminfo(self.run("cat /proc/meminfo").stdout)
 
     def stop(self) -> None:
         try:

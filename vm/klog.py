@@ -236,3 +236,42 @@ def _join(lines: list[str], original: str) -> str:
     if not lines:
         return ""
     return "\n".join(lines) + ("\n" if original.endswith("\n") else "")
+
+
+# warn_alloc() reports: "<comm>: page allocation failure: order:..." or
+# "<comm>: vmalloc error: ...", then a dump_stack() (Call Trace) and Mem-Info.
+# They are not bugs (no report marker above); one whose trace runs through our
+# code means we allocated without __GFP_NOWARN.
+_ALLOC_FAIL = re.compile(r": (?:page allocation failure|vmalloc error): ")
+_TRACE_LINE = re.compile(r"^\s*(?:\? )?[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+")
+OUR_MODULES = ("xvmalloc", "ramzswap", "xvbench")
+OUR_FRAME = re.compile(r"\[(?:" + "|".join(OUR_MODULES) + r")\]"
+                        r"|\b(?:xv_|rzs_|xvbench_|ramzswap_|xvmalloc_)\w*\+0x")
+
+
+def alloc_failure_reports(log: str) -> list[str]:
+    """Each warn_alloc() report in a kernel log: its header line and the
+    function lines of its call trace."""
+    out: list[str] = []
+    cur: list[str] | None = None
+    for line in log.splitlines():
+        msg = strip_prefix(line)
+        if _ALLOC_FAIL.search(msg):
+            if cur:
+                out.append("\n".join(cur))
+            cur = [line]
+        elif cur is not None:
+            if "Mem-Info" in msg:
+                out.append("\n".join(cur))
+                cur = None
+            elif _TRACE_LINE.search(msg):
+                cur.append(line)
+    if cur:
+        out.append("\n".join(cur))
+    return out
+
+
+def ours_in_trace(report: str) -> bool:
+    """Does a report's call trace (the lines after its header) run through our
+    modules?"""
+    return any(OUR_FRAME.search(ln) for ln in report.splitlines()[1:])

@@ -293,11 +293,6 @@ def test_parse_samples_and_swap_metrics() -> None:
         device.swap_metrics(s[:1], hog, 0, 1, "zram")
 
 
-def test_parse_fields() -> None:
-    mm = device.parse_fields(device.MM_STAT_FIELDS, "  1 2 3 4 5 6 7 8 9\n")
-    assert mm["mem_used_total"] == 3 and mm["huge_pages"] == 8
-    with pytest.raises(ValueError):
-        device.parse_fields(device.MM_STAT_FIELDS, "1 2")
 
 
 def test_alloc_matrix_and_caps() -> None:

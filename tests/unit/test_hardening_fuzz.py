@@ -1,13 +1,16 @@
-"""The malformed-input generator and oracles of tests/vm/hardening_util.py
+"""The malformed-input generator and oracles of vm/testing/sysfs_model.py
 (pure logic: no guest)."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
-from tests.vm import hardening_util as hu
+from vm import kmemleak, stats
+from vm.testing import faults
+from vm.testing import sysfs_model as hu
 
 AVAILABLE = ["lzo", "lzo-rle", "lz4", "lz4hc", "842", "zstd"]
 
@@ -69,11 +72,12 @@ RAMZSWAP_GOOD = [
 
 
 def _valid(attr: str, v: bytes) -> bool:
-    return {
+    oracles: dict[str, Callable[[bytes], bool]] = {
         "disksize": hu.disksize_valid, "mem_limit": hu.mem_limit_valid,
         "mem_used_max": hu.mem_used_max_valid, "reset": hu.reset_valid,
         "comp_algorithm": lambda b: hu.comp_valid(b, AVAILABLE),
-    }[attr](v)
+    }
+    return oracles[attr](v)
 
 
 @pytest.mark.parametrize(("attr", "value"), RAMZSWAP_BAD)
@@ -207,23 +211,23 @@ def test_kmemleak_and_zoneinfo_parsing() -> None:
     report = ("unreferenced object 0xc1 (size 32):\n  comm \"x\"\n  backtrace:\n"
               "    [<c1>] kstrdup\nunreferenced object 0xc2 (size 64):\n  backtrace:\n"
               "    [<c2>] xv_malloc+0x1/0x2 [xvmalloc]\n")
-    leaks = hu.parse_kmemleak(report)
+    leaks = kmemleak.parse(report)
     assert [lk.ours for lk in leaks] == [False, True]
     zi = ("Node 0, zone      DMA\n  pages free     3000\n        min      10\n"
           "Node 0, zone   Normal\n  pages free     211567\n        boost    0\n"
           "        min      929\n        low      1161\n        high     1393\n"
           "Node 0, zone  HighMem\n  pages free     9\n        min      32\n")
-    assert hu.zone_watermarks(zi) == {"free": 211567, "boost": 0, "min": 929, "low": 1161,
+    assert stats.parse_zone_watermarks(zi) == {"free": 211567, "boost": 0, "min": 929, "low": 1161,
                                       "high": 1393}
-    assert hu.zone_watermarks(zi, "HighMem") == {"free": 9, "min": 32}
+    assert stats.parse_zone_watermarks(zi, "HighMem") == {"free": 9, "min": 32}
 
 
 def test_fault_attr_commands() -> None:
-    cmds = hu.fault_attr_commands("fail_page_alloc", 50, times=1000, ignore_gfp_wait=False)
+    cmds = faults.fault_attr_commands("fail_page_alloc", 50, times=1000, ignore_gfp_wait=False)
     parts = cmds.split(" && ")
     assert parts[0] == "echo 0 > /sys/kernel/debug/fail_page_alloc/probability"
     assert parts[-1] == "echo 50 > /sys/kernel/debug/fail_page_alloc/probability"
     assert "echo N > /sys/kernel/debug/fail_page_alloc/ignore-gfp-wait" in parts
     assert "echo 0 > /sys/kernel/debug/fail_page_alloc/min-order" in parts
     assert "echo Y > /sys/kernel/debug/fail_page_alloc/task-filter" in parts
-    assert "ignore-gfp-highmem" not in hu.fault_attr_commands("failslab", 10)
+    assert "ignore-gfp-highmem" not in faults.fault_attr_commands("failslab", 10)

@@ -5,7 +5,6 @@ use to find such reports that run through our code (pure logic, no guest)."""
 
 from __future__ import annotations
 
-from tests.vm import hardening_util as hu
 from vm import klog
 
 # A real warn_alloc() report from our debug guest (6.1.192, i386): a vmalloc
@@ -79,7 +78,7 @@ def test_klog_does_not_count_alloc_failure_reports() -> None:
 
 
 def test_alloc_failure_reports_found_and_attributed() -> None:
-    reps = hu.alloc_failure_reports(VMALLOC_FAILURE + PAGE_FAILURE)
+    reps = klog.alloc_failure_reports(VMALLOC_FAILURE + PAGE_FAILURE)
     assert len(reps) == 2
     assert "vmalloc error" in reps[0] and "kernel_read_file+0x34c/0x380" in reps[0]
     assert reps[1].splitlines()[0].endswith("nodemask=(null)")
@@ -87,8 +86,8 @@ def test_alloc_failure_reports_found_and_attributed() -> None:
     assert "active_anon" not in reps[1]
     # the first was finit_module() reading the module file (it names ramzswap
     # nowhere in its trace); the second ran through our write path
-    assert [hu.ours_in_trace(r) for r in reps] == [False, True]
+    assert [klog.ours_in_trace(r) for r in reps] == [False, True]
 
 
 def test_no_reports_in_a_clean_log() -> None:
-    assert hu.alloc_failure_reports("[    1.0] ramzswap: added device ramzswap0\n") == []
+    assert klog.alloc_failure_reports("[    1.0] ramzswap: added device ramzswap0\n") == []

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.vm import swaplib
 from vm.guest import Guest
 from vm.step import say
+from vm.testing import swap
 
 pytestmark = [pytest.mark.vm, pytest.mark.both_flavours]
 
@@ -38,27 +38,27 @@ def _zram_stat(g: Guest, name: str) -> list[int]:
 @pytest.fixture
 def zram_swap(guest: Guest) -> Iterator[Guest]:
     g = guest
-    swaplib.swapoff_all(g)
+    swap.swapoff_all(g)
     g.run("modprobe zram")  # built in: modprobe consults modules.builtin
     g.run(f"echo 1 > {ZRAM}/reset && echo lzo-rle > {ZRAM}/comp_algorithm && "
           f"echo 3G > {ZRAM}/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0")
     try:
         yield g
     finally:
-        swaplib.deflate_balloon(g)
+        swap.deflate_balloon(g)
         g.run("swapoff /dev/zram0", timeout=900, check=False)
         g.run(f"echo 1 > {ZRAM}/reset", check=False)
 
 
 def test_zram_swap_integrity(zram_swap: Guest, flavour: str) -> None:
     g = zram_swap
-    assert swaplib.swaps(g) == ["/dev/zram0"]
-    swaplib.inflate_balloon(g, LEAVE_MIB)
-    free_mib = swaplib.mem_available_mib(g)
+    assert swap.swaps(g) == ["/dev/zram0"]
+    swap.inflate_balloon(g, LEAVE_MIB)
+    free_mib = swap.mem_available_mib(g)
     mib = int(LIVE_FACTOR * free_mib)
-    before = swaplib.vmstat(g)
-    hog = swaplib.run_hog(g, mib, "mixed", seed=7, passes=2, pageout=True)
-    after = swaplib.vmstat(g)
+    before = swap.vmstat(g)
+    hog = swap.run_hog(g, mib, "mixed", seed=7, passes=2, pageout=True)
+    after = swap.vmstat(g)
     mm = _zram_stat(g, "mm_stat")
     out_mib = (after["pswpout"] - before["pswpout"]) * 4096 / 2**20
     in_mib = (after["pswpin"] - before["pswpin"]) * 4096 / 2**20
@@ -77,8 +77,8 @@ def test_zram_swap_integrity(zram_swap: Guest, flavour: str) -> None:
 
 def test_zram_empty_after_swapoff_and_reset(zram_swap: Guest) -> None:
     g = zram_swap
-    swaplib.inflate_balloon(g, LEAVE_MIB)
-    hog = swaplib.run_hog(g, swaplib.mem_available_mib(g) + 128, "mixed", seed=3, pageout=True)
+    swap.inflate_balloon(g, LEAVE_MIB)
+    hog = swap.run_hog(g, swap.mem_available_mib(g) + 128, "mixed", seed=3, pageout=True)
     assert hog.mismatches == 0, hog.raw
     g.run("swapoff /dev/zram0", timeout=900)
     g.run(f"echo 1 > {ZRAM}/reset")

@@ -18,7 +18,6 @@ Figures are printed with `say` (run pytest with --capture=tee-sys to see them).
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import tempfile
@@ -29,10 +28,14 @@ from typing import Any
 
 import pytest
 
-from tests.vm import hardening_util as hu
-from tests.vm.ramzswap_util import PAGE, MiB, Rzs, kernel_zeros, make_mixed_file
-from tests.vm.swaplib import vmstat
+from vm import klog, kmemleak, stats
+from vm.guest import Guest
 from vm.step import say
+from vm.testing import faults
+from vm.testing import sysfs_model as hu
+from vm.testing.output import last_json, run_json
+from vm.testing.rzs import PAGE, MiB, Rzs, kernel_zeros, make_mixed_file
+from vm.testing.swap import vmstat
 
 pytestmark = pytest.mark.vm
 
@@ -62,30 +65,23 @@ true
 """
 
 
-def _stop_bg(g: Any) -> None:
+def _stop_bg(g: Guest) -> None:
     g.run(STOP_BG, timeout=60, check=False)
 
 
-def _reset_faults(g: Any) -> None:
-    g.run(hu.fault_off_commands() + f"; echo 0 > /proc/self/make-it-fail; "
+def _reset_faults(g: Guest) -> None:
+    g.run(faults.fault_off_commands() + f"; echo 0 > /proc/self/make-it-fail; "
           f"for f in failslab fail_page_alloc; do echo 0 > {DBG}/$f/verbose; done; true",
           check=False)
 
 
-class HRzs(Rzs):
-    """Rzs whose attribute reads go through a file and sftp (see _sh)."""
-
-    def read(self, dev: int, attr: str) -> str:
-        return _sh(self.g, f"cat {self.path(dev, attr)}").strip()
-
-
 @pytest.fixture
-def hz(guest: Any) -> Iterator[Rzs]:
+def hz(guest: Guest) -> Iterator[Rzs]:
     """ramzswap unloaded, fault injection off and /tmp/hz empty, before and after."""
     g = guest
     assert "rzstool" in g.programs, f"rzstool not in the guest: {g.programs}"
     g.run(f"mkdir -p {HZ}")
-    r = HRzs(g)
+    r = Rzs(g)
     _reset_faults(g)
     _stop_bg(g)
     g.run("umount /mnt/hz 2>/dev/null; true")
@@ -101,49 +97,8 @@ def hz(guest: Any) -> Iterator[Rzs]:
         assert not r.loaded()
 
 
-def _cat(g: Any, remote: str) -> str:
-    """A guest file's content, fetched over sftp."""
-    with tempfile.TemporaryDirectory() as td:
-        local = Path(td) / "f"
-        g.get(remote, local)
-        return local.read_bytes().decode(errors="replace")
-
-
-def _sh(g: Any, cmd: str, timeout: float = 120.0, check: bool = True) -> str:
-    """The stdout of *cmd*, written to a guest file and fetched over sftp:
-    Ssh.run() may return before the last of a command's output arrived (sshd
-    can send the exit status first), which a parser must not see."""
-    r = g.run(f"( {cmd}\n) > {HZ}/.out 2> {HZ}/.err", timeout=timeout, check=False)
-    out = _cat(g, f"{HZ}/.out")
-    if check and r.status != 0:
-        raise AssertionError(f"`{cmd}` exited {r.status}\n--- stdout ---\n{out[-3000:]}\n"
-                             f"--- stderr ---\n{_cat(g, f'{HZ}/.err')[-3000:]}")
-    return out
-
-
-def _tool(g: Any) -> str:
-    return str(g.programs["rzstool"])
-
-
-def _json(text: str) -> dict[str, Any]:
-    lines = [ln for ln in text.splitlines() if ln.startswith("{")]
-    assert lines, f"no JSON in {text[-2000:]!r}"
-    return dict(json.loads(lines[-1]))
-
-
-def _run_json(g: Any, cmd: str, timeout: float = 600.0) -> tuple[int, dict[str, Any]]:
-    """Run *cmd* with its stdout in a file (so none of it is lost), return its
-    exit status and its last JSON line."""
-    r = g.run(f"{cmd} > {HZ}/out.json 2> {HZ}/out.err", timeout=timeout, check=False)
-    out = _cat(g, f"{HZ}/out.json")
-    if not any(ln.startswith("{") for ln in out.splitlines()):
-        raise AssertionError(f"`{cmd}` exited {r.status} with no JSON: {out[-2000:]!r} "
-                             f"{_cat(g, f'{HZ}/out.err')[-2000:]!r}")
-    return r.status, _json(out)
-
-
-def _fault_times(g: Any) -> tuple[int, int]:
-    a, b = _sh(g, f"cat {DBG}/failslab/times {DBG}/fail_page_alloc/times").split()
+def _fault_times(g: Guest) -> tuple[int, int]:
+    a, b = g.run(f"cat {DBG}/failslab/times {DBG}/fail_page_alloc/times").stdout.split()
     return int(a), int(b)
 
 
@@ -155,14 +110,12 @@ def _stats(r: Rzs, d: int) -> tuple[dict[str, int], dict[str, int], dict[str, in
     return r.io_stat(d), r.xv_stat(d), r.debug_stat(d)
 
 
-def _kmemleak(g: Any) -> list[hu.Leak]:
-    kml = f"{DBG}/kmemleak"
-    g.run(f"echo scan > {kml}; sleep 5; echo scan > {kml}", timeout=900)
-    return hu.parse_kmemleak(_sh(g, f"cat {kml}"))
+def _kmemleak(g: Guest) -> list[kmemleak.Leak]:
+    return kmemleak.parse(g.kmemleak_scan())
 
 
-def _count_in_dmesg(g: Any, text: str) -> int:
-    return int(_sh(g, f"dmesg | grep -c '{text}'; true").strip() or 0)
+def _count_in_dmesg(g: Guest, text: str) -> int:
+    return int(g.run(f"dmesg | grep -c '{text}'; true").stdout.strip() or 0)
 
 
 def _marked(cmd: str) -> str:
@@ -179,13 +132,13 @@ SWAP_SECONDS = 25
 
 
 @pytest.mark.debug_only
-def test_fault_injection_io_paths(hz: Rzs, guest: Any) -> None:
+def test_fault_injection_io_paths(hz: Rzs, guest: Guest) -> None:
     """Allocation failures injected into the tasks that write (a raw O_DIRECT
     writer, filesystem writers, the task doing swap-out): every failed page
     write is an I/O error and a failed_writes count, the data that was written
     is intact, the VM keeps a page whose swap write failed, nothing leaks, and
     the device works once injection stops."""
-    g, tool = guest, _tool(guest)
+    g, tool = guest, guest.programs['rzstool']
     hz.insmod("num_devices=2")
     total = 0
     summary: list[str] = []
@@ -193,11 +146,11 @@ def test_fault_injection_io_paths(hz: Rzs, guest: Any) -> None:
     # -- A: raw device; both the non-sleeping and the sleeping allocation fail,
     # and slab allocations too
     hz.init(0, "128M")
-    g.run(hu.fault_attr_commands("fail_page_alloc", 50, times=TIMES, ignore_gfp_wait=False)
-          + " && " + hu.fault_attr_commands("failslab", 20, times=TIMES, ignore_gfp_wait=False))
+    g.run(faults.fault_attr_commands("fail_page_alloc", 50, times=TIMES, ignore_gfp_wait=False)
+          + " && " + faults.fault_attr_commands("failslab", 20, times=TIMES, ignore_gfp_wait=False))
     t0 = _fault_times(g)
-    status, res = _run_json(g, f"{tool} fiwrite /dev/ramzswap0 {RAW_PAGES} 11 --fail", 900)
-    g.run(hu.fault_off_commands())
+    status, res = run_json(g, f"{tool} fiwrite /dev/ramzswap0 {RAW_PAGES} 11 --fail", 900)
+    g.run(faults.fault_off_commands())
     inj = _injected(t0, _fault_times(g))
     io, xv, ds = _stats(hz, 0)
     summary.append(f"raw: {inj} injected, {res['failed_first']} of {RAW_PAGES} page writes "
@@ -222,14 +175,14 @@ def test_fault_injection_io_paths(hz: Rzs, guest: Any) -> None:
     g.run("mkfs.ext4 -q /dev/ramzswap1 && mkdir -p /mnt/hz && mount /dev/ramzswap1 /mnt/hz")
     g.run(f"head -c {FS_MIB}M /dev/urandom > {HZ}/rand")
     make_mixed_file(g, f"{HZ}/mixed", 4)
-    g.run(hu.fault_attr_commands("fail_page_alloc", 50, times=TIMES, ignore_gfp_wait=True))
+    g.run(faults.fault_attr_commands("fail_page_alloc", 50, times=TIMES, ignore_gfp_wait=True))
     t0 = _fault_times(g)
     g.run(_marked(f"dd if={HZ}/rand of=/mnt/hz/direct bs=64k oflag=direct status=none")
           + " && " + _marked(f"cp {HZ}/mixed /mnt/hz/buffered") + " && "
           + _marked("sync /mnt/hz/buffered") + " && "
           + _marked(f"dd if={HZ}/mixed of=/mnt/hz/fsynced bs=1M conv=fsync status=none"),
           timeout=900)
-    g.run(hu.fault_off_commands())
+    g.run(faults.fault_off_commands())
     inj = _injected(t0, _fault_times(g))
     io, xv, ds = _stats(hz, 1)
     summary.append(f"ext4: {inj} injected, io_stat {io}, alloc_failures "
@@ -252,9 +205,9 @@ def test_fault_injection_io_paths(hz: Rzs, guest: Any) -> None:
     g.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
     werr0 = _count_in_dmesg(g, "Write-error on swap-device")
     vm0 = vmstat(g)
-    g.run(hu.fault_attr_commands("fail_page_alloc", 50, times=TIMES, ignore_gfp_wait=False))
+    g.run(faults.fault_attr_commands("fail_page_alloc", 50, times=TIMES, ignore_gfp_wait=False))
     t0 = _fault_times(g)
-    rounds = int(_sh(g, f"""
+    rounds = int(g.run(f"""
         r=0; end=$(( $(date +%s) + {SWAP_SECONDS} ))
         while [ $(date +%s) -lt $end ]; do
           r=$((r + 1))
@@ -264,16 +217,16 @@ def test_fault_injection_io_paths(hz: Rzs, guest: Any) -> None:
           {tool} pageout $hp 600 --fail > {HZ}/po.$r.json
           wait $hp; echo $? > {HZ}/hog.$r.rc
         done
-        echo $r""", timeout=SWAP_SECONDS + 900).split()[-1])
-    g.run(hu.fault_off_commands())
+        echo $r""", timeout=SWAP_SECONDS + 900).stdout.split()[-1])
+    g.run(faults.fault_off_commands())
     inj = _injected(t0, _fault_times(g))
     vm1 = vmstat(g)
     io, xv, ds = _stats(hz, 0)
     werr = _count_in_dmesg(g, "Write-error on swap-device") - werr0
-    pageouts = [_json(_cat(g, f"{HZ}/po.{i}.json")) for i in range(1, rounds + 1)]
+    pageouts = [last_json(g.cat(f"{HZ}/po.{i}.json")) for i in range(1, rounds + 1)]
     for i in range(1, rounds + 1):
-        hog = _json(_cat(g, f"{HZ}/hog.{i}.json"))
-        rc = _cat(g, f"{HZ}/hog.{i}.rc").strip()
+        hog = last_json(g.cat(f"{HZ}/hog.{i}.json"))
+        rc = g.cat(f"{HZ}/hog.{i}.rc").strip()
         assert rc == "0" and hog["mismatches"] == 0, (i, rc, hog)
     out_mib = (vm1["pswpout"] - vm0["pswpout"]) * PAGE // MiB
     summary.append(f"swap: {inj} injected over {rounds} hog rounds, {out_mib} MiB swapped "
@@ -300,7 +253,7 @@ def test_fault_injection_io_paths(hz: Rzs, guest: Any) -> None:
     for d in (0, 1):
         hz.reset(d)
         hz.init(d, "64M")
-        status, res = _run_json(g, f"{tool} fiwrite /dev/ramzswap{d} 4096 {20 + d}")
+        status, res = run_json(g, f"{tool} fiwrite /dev/ramzswap{d} 4096 {20 + d}")
         assert status == 0 and res["failed_first"] == 0 and res["mismatches"] == 0, res
         assert _stats(hz, d)[0]["failed_writes"] == 0
         hz.check_accounting(d)
@@ -310,22 +263,22 @@ def test_fault_injection_io_paths(hz: Rzs, guest: Any) -> None:
 # 1b. fail-nth sweeps over the set-up paths
 
 
-def _failnth(g: Any, args: str, timeout: float = 900.0) -> dict[str, Any]:
-    status, res = _run_json(g, f"{_tool(g)} failnth 20000 {args}", timeout)
+def _failnth(g: Guest, args: str, timeout: float = 900.0) -> dict[str, Any]:
+    status, res = run_json(g, f"{g.programs['rzstool']} failnth 20000 {args}", timeout)
     assert status == 0, res
     return res
 
 
 @pytest.mark.debug_only
-def test_fault_injection_setup_paths(hz: Rzs, guest: Any) -> None:
+def test_fault_injection_setup_paths(hz: Rzs, guest: Guest) -> None:
     """Fail, one at a time, each allocation (slab or page, sleeping or not)
     that disksize, comp_algorithm and hot_add make, and every 4th (every one
     in the last 100) of loading ramzswap, every 3rd of loading xvmalloc (the
     task's fail-nth): each attempt fails cleanly or succeeds, leaves a
     consistent state, and nothing leaks."""
     g = guest
-    g.run(hu.fault_attr_commands("failslab", 0, task_filter=False, ignore_gfp_wait=False)
-          + " && " + hu.fault_attr_commands("fail_page_alloc", 0, task_filter=False,
+    g.run(faults.fault_attr_commands("failslab", 0, task_filter=False, ignore_gfp_wait=False)
+          + " && " + faults.fault_attr_commands("fail_page_alloc", 0, task_filter=False,
                                               ignore_gfp_wait=False))
     hz.insmod()
     names, _ = hz.algorithms()
@@ -349,11 +302,11 @@ def test_fault_injection_setup_paths(hz: Rzs, guest: Any) -> None:
     assert res["completed"] and res["injected"] > 50, res
     assert res["undo"] == {"OK": res["results"]["OK"]}, res
     # no half-made device left behind, and no id lost
-    assert _sh(g, "ls /sys/block | grep ramzswap").split() == ["ramzswap0"]
-    assert _sh(g, f"cat {CTL}/hot_add").strip() == "1"
+    assert g.run("ls /sys/block | grep ramzswap").stdout.split() == ["ramzswap0"]
+    assert g.run(f"cat {CTL}/hot_add").stdout.strip() == "1"
     g.run(f"echo 1 > {CTL}/hot_remove")
     hz.init(0, "32M")
-    status, out = _run_json(g, f"{_tool(g)} fiwrite /dev/ramzswap0 2048 3")
+    status, out = run_json(g, f"{g.programs['rzstool']} fiwrite /dev/ramzswap0 2048 3")
     assert status == 0 and out["mismatches"] == 0 and out["failed_first"] == 0, out
     hz.reset(0)
 
@@ -364,7 +317,7 @@ def test_fault_injection_setup_paths(hz: Rzs, guest: Any) -> None:
     g.run("rmmod ramzswap")
     ko = hz.ko("ramzswap")
     op = f"m:{ko}:num_devices=2 rmmod:ramzswap"
-    pts = _run_json(g, f"{_tool(g)} points {op}")[1]["points"]
+    pts = run_json(g, f"{g.programs['rzstool']} points {op}")[1]["points"]
     assert pts > 100, pts
     a = _failnth(g, f"--step 4 --to {pts - 100} {op}", 1800)
     b = _failnth(g, f"--from {pts - 99} --stop-kmsg 'cannot register the ramzswap-control "
@@ -380,12 +333,12 @@ def test_fault_injection_setup_paths(hz: Rzs, guest: Any) -> None:
     g.run("rmmod xvmalloc")
     xko = hz.ko("xvmalloc")
     xop = f"m:{xko}: rmmod:xvmalloc"
-    xpts = _run_json(g, f"{_tool(g)} points {xop}")[1]["points"]
+    xpts = run_json(g, f"{g.programs['rzstool']} points {xop}")[1]["points"]
     c = _failnth(g, f"--step 3 {xop}", 1800)
     figures.append(f"insmod xvmalloc ({xpts} points): {c}")
     assert c["completed"] and "EEXIST" not in c["results"], c
     assert c["undo"] == {"OK": c["results"]["OK"]}, c
-    assert _sh(g, "grep -c '^xvmalloc ' /proc/modules; true").strip() == "0"
+    assert g.run("grep -c '^xvmalloc ' /proc/modules; true").stdout.strip() == "0"
     _reset_faults(g)
     hz.insmod()
     hz.init(0, "16M")
@@ -414,7 +367,7 @@ def _snapshot_paths() -> list[str]:
     return [f"{dev(0)}/{a}" for a in SNAP_ATTRS] + [f"{dev(1)}/dev"]
 
 
-def _fuzz(g: Any, cases: Sequence[hu.Case], restore: Callable[[], None],
+def _fuzz(g: Guest, cases: Sequence[hu.Case], restore: Callable[[], None],
           run: hu.FuzzRun) -> None:
     """Write every case with `rzstool sysfuzz`; after a write that changed the
     state, restore it and go on with the next case."""
@@ -424,14 +377,13 @@ def _fuzz(g: Any, cases: Sequence[hu.Case], restore: Callable[[], None],
         g.put(spec, f"{HZ}/spec")
     start = 0
     while start < len(cases):
-        g.run(f"{_tool(g)} sysfuzz {HZ}/spec {start} > {HZ}/fz.out; echo $? > {HZ}/fz.rc",
-              timeout=1800)
-        out = _cat(g, f"{HZ}/fz.out")
-        start, stopped = hu.parse_sysfuzz(out, cases, run)
+        r = g.run(f"{g.programs['rzstool']} sysfuzz {HZ}/spec {start}", timeout=1800,
+                  check=False)
+        start, stopped = hu.parse_sysfuzz(r.stdout, cases, run)
         if stopped:
             restore()
         else:
-            assert _cat(g, f"{HZ}/fz.rc").strip() == "0", out[-2000:]
+            assert r.status == 0, r.describe()
 
 
 def _cases(path_of: Callable[[str], str], values: Sequence[hu.Value],
@@ -439,7 +391,7 @@ def _cases(path_of: Callable[[str], str], values: Sequence[hu.Value],
     return [hu.Case(path_of(v.attr), v.attr, v.category, v.value, expect) for v in values]
 
 
-def test_malformed_input(hz: Rzs, guest: Any) -> None:
+def test_malformed_input(hz: Rzs, guest: Guest) -> None:
     """Over 1,000 malformed values to every writable attribute (and valid ones
     in the wrong state, and writes to read-only ones), in three device states,
     plus bad module parameters: each rejected with an error, the state read
@@ -534,8 +486,8 @@ def test_malformed_input(hz: Rzs, guest: Any) -> None:
         spec = Path(td) / "mspec"
         spec.write_text("\n".join(lines) + "\n")
         g.put(spec, f"{HZ}/mspec")
-    out = _sh(g, f"{_tool(g)} modfuzz {hz.ko('ramzswap')} ramzswap {HZ}/mspec > {HZ}/mf.out; "
-                f"cat {HZ}/mf.out", timeout=900)
+    out = g.run(f"{g.programs['rzstool']} modfuzz {hz.ko('ramzswap')} ramzswap {HZ}/mspec",
+                timeout=900).stdout
     mres = [ln.split() for ln in out.splitlines() if ln.startswith("M ")]
     assert len(mres) == len(params), out[-2000:]
     param_problems = []
@@ -567,21 +519,21 @@ def test_malformed_input(hz: Rzs, guest: Any) -> None:
 # 4. races
 
 
-def _race_counts(g: Any, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+def _race_counts(g: Guest, names: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The JSON outputs {HZ}/<name> of rzstool runs, in one fetch."""
-    out = _sh(g, " ; ".join(f"sed 's/^/{n} /' {HZ}/{n}" for n in names))
+    out = g.run(" ; ".join(f"sed 's/^/{n} /' {HZ}/{n}" for n in names)).stdout
     tagged = {}
     for line in out.splitlines():
         tag, _, rest = line.partition(" ")
         tagged[tag] = rest
-    return {n: _json(tagged.get(n, "")) for n in names}
+    return {n: last_json(tagged.get(n, "")) for n in names}
 
 
-def _tagged(g: Any, path: str) -> dict[str, str]:
+def _tagged(g: Guest, path: str) -> dict[str, str]:
     """Lines "TAG REST" of a guest file (outputs gathered there by a race
     script: one sftp fetch instead of one per output) as {TAG: REST}."""
     out = {}
-    for line in _cat(g, path).splitlines():
+    for line in g.cat(path).splitlines():
         tag, _, rest = line.partition(" ")
         out[tag] = rest
     return out
@@ -602,12 +554,12 @@ def _merge(dicts: Sequence[dict[str, int]]) -> dict[str, int]:
 RACE_SECONDS = 20
 
 
-def test_race_reset_vs_io(hz: Rzs, guest: Any) -> None:
+def test_race_reset_vs_io(hz: Rzs, guest: Guest) -> None:
     """reset and disksize written in a loop while three processes open the
     device, write, read back and close, and others read every attribute:
     reset only happens between opens (EBUSY otherwise), I/O to a reset device
     fails cleanly, and every page read back is the page written."""
-    g, tool = guest, _tool(guest)
+    g, tool = guest, guest.programs['rzstool']
     hz.insmod()
     hz.init(0, "32M")
     s = RACE_SECONDS
@@ -623,7 +575,7 @@ def test_race_reset_vs_io(hz: Rzs, guest: Any) -> None:
         done
         wait; echo $n > {HZ}/reads""", timeout=s + 300)
     c = _race_counts(g, ["ol1", "ol2", "ol3", "spam"])
-    reads = _cat(g, f"{HZ}/reads").strip()
+    reads = g.cat(f"{HZ}/reads").strip()
     spam = {w["path"].rsplit("/", 1)[1]: w["result"] for w in c["spam"]["writes"]}
     opens = _merge([c[k]["open"] for k in ("ol1", "ol2", "ol3")])
     ios = _merge([c[k]["io"] for k in ("ol1", "ol2")])
@@ -639,12 +591,12 @@ def test_race_reset_vs_io(hz: Rzs, guest: Any) -> None:
         hz.check_accounting(0)
 
 
-def test_race_hot_remove_vs_open(hz: Rzs, guest: Any) -> None:
+def test_race_hot_remove_vs_open(hz: Rzs, guest: Guest) -> None:
     """hot_add a device, then hot_remove it and reset it in a loop (two
     processes) while a third opens it, writes, reads back and closes: removal
     and reset wait for a moment with no opener, an open device is never
     removed under its user (no I/O error), and nothing touches it afterwards."""
-    g, tool = guest, _tool(guest)
+    g, tool = guest, guest.programs['rzstool']
     hz.insmod()
     s = RACE_SECONDS
     g.run(f"""
@@ -667,11 +619,13 @@ def test_race_hot_remove_vs_open(hz: Rzs, guest: Any) -> None:
         echo "cycles $c" >> {HZ}/all""", timeout=s + 300)
     out = _tagged(g, f"{HZ}/all")
     cycles = int(out["cycles"])
-    ol = [_json(out[f"ol.{i}"]) for i in range(1, cycles + 1)]
+    ol = [last_json(out[f"ol.{i}"]) for i in range(1, cycles + 1)]
     opens = _merge([o["open"] for o in ol])
     ios = _merge([o["io"] for o in ol])
-    removes = _merge([_json(out[f"hr.{i}"])["writes"][0]["result"] for i in range(1, cycles + 1)])
-    resets = _merge([_json(out[f"rs.{i}"])["writes"][0]["result"] for i in range(1, cycles + 1)])
+    removes = _merge([last_json(out[f"hr.{i}"])["writes"][0]["result"]
+                      for i in range(1, cycles + 1)])
+    resets = _merge([last_json(out[f"rs.{i}"])["writes"][0]["result"]
+                     for i in range(1, cycles + 1)])
     say(f"race hot_remove vs open: {cycles} add/remove cycles; hot_remove {removes}; "
         f"reset {resets}; opens {opens}; page write+read {ios}")
     assert sum(o["mismatches"] for o in ol) == 0, ol
@@ -680,20 +634,20 @@ def test_race_hot_remove_vs_open(hz: Rzs, guest: Any) -> None:
     assert set(resets) <= {"OK", "EBUSY", "ENOENT", "ENODEV"}, resets
     assert set(opens) <= {"OK", "EBUSY", "ENOENT", "ENXIO", "ENODEV"}, opens
     assert set(ios) <= {"OK", "ENOSPC"}, ios
-    assert _sh(g, "ls /sys/block | grep ramzswap").split() == ["ramzswap0"]
+    assert g.run("ls /sys/block | grep ramzswap").stdout.split() == ["ramzswap0"]
 
 
-def test_race_init_vs_first_io(hz: Rzs, guest: Any) -> None:
+def test_race_init_vs_first_io(hz: Rzs, guest: Guest) -> None:
     """Processes hammer an uninitialised device (open, write, read back) while
     comp_algorithm and disksize are written: the first I/O after disksize
     finds everything set up, later comp_algorithm writes are refused with
     EBUSY, and the device uses one of the compressors written before."""
-    g, tool = guest, _tool(guest)
+    g, tool = guest, guest.programs['rzstool']
     hz.insmod()
     names, _ = hz.algorithms()
     pairs = " ".join(f"{names[i % len(names)]}:{names[(i + 1) % len(names)]}"
                      for i in range(200))
-    _sh(g, f"""
+    g.run(f"""
         {GATHER}
         end=$(( $(date +%s) + {RACE_SECONDS} )); c=0
         for pair in {pairs}; do
@@ -716,11 +670,11 @@ def test_race_init_vs_first_io(hz: Rzs, guest: Any) -> None:
     cycles = int(out["cycles"])
     opens, ios, comps = [], [], []
     for c in range(1, cycles + 1):
-        ol = [_json(out[f"ol{i}.{c}"]) for i in (1, 2)]
+        ol = [last_json(out[f"ol{i}.{c}"]) for i in (1, 2)]
         assert all(o["mismatches"] == 0 for o in ol), (c, ol)
         opens += [o["open"] for o in ol]
         ios += [o["io"] for o in ol]
-        comps.append(_json(out[f"sp.{c}"])["writes"][0]["result"])
+        comps.append(last_json(out[f"sp.{c}"])["writes"][0]["result"])
         comp, other, *shown = out[f"cur.{c}"].split()
         cur = [w[1:-1] for w in shown if w.startswith("[")]
         assert cur and cur[0] in (comp, other), (c, comp, other, shown)
@@ -734,7 +688,7 @@ def test_race_init_vs_first_io(hz: Rzs, guest: Any) -> None:
     assert set(cs) <= {"OK", "EBUSY"} and cs.get("EBUSY", 0) > 0, cs
 
 
-def test_race_swapoff_under_load(hz: Rzs, guest: Any) -> None:
+def test_race_swapoff_under_load(hz: Rzs, guest: Guest) -> None:
     """swapoff and swapon in a loop while a hog pages its memory out and
     verifies it: every swapoff brings everything back, no page changes."""
     g = guest
@@ -742,7 +696,7 @@ def test_race_swapoff_under_load(hz: Rzs, guest: Any) -> None:
     g.run("swapoff -a")
     hz.init(0, "256M")
     g.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
-    out = _sh(g, f"""
+    out = g.run(f"""
         {g.hog} --mib 128 --kind mixed --seed 9 --pageout --passes 6 --json --quiet \
             > {HZ}/hog.json 2> {HZ}/hog.err &
         hp=$!; echo $hp >> {HZ}/pids; ok=0; bad=0; maxs=0
@@ -754,11 +708,11 @@ def test_race_swapoff_under_load(hz: Rzs, guest: Any) -> None:
           swapon /dev/ramzswap0 || exit 5
           sleep 2
         done
-        wait $hp; echo "rc=$? ok=$ok bad=$bad maxs=$maxs" """, timeout=1800)
+        wait $hp; echo "rc=$? ok=$ok bad=$bad maxs=$maxs" """, timeout=1800).stdout
     m = re.search(r"rc=(\d+) ok=(\d+) bad=(\d+) maxs=(\d+)", out)
     assert m, out
     rc, ok, bad, maxs = (int(x) for x in m.groups())
-    hog = _json(_cat(g, f"{HZ}/hog.json"))
+    hog = last_json(g.cat(f"{HZ}/hog.json"))
     say(f"race swapoff under load: {ok} swapoff+swapon cycles ({bad} failed, longest "
         f"{maxs}s) during a 128 MiB hog's 6 paged-out passes; mismatches {hog['mismatches']}")
     assert rc == 0 and hog["mismatches"] == 0, (rc, hog)
@@ -768,11 +722,11 @@ def test_race_swapoff_under_load(hz: Rzs, guest: Any) -> None:
     assert mm["orig_data_size"] // PAGE <= 1 + hz.debug_stat(0)["miss_free"], mm
 
 
-def test_race_rmmod_under_load(hz: Rzs, guest: Any) -> None:
+def test_race_rmmod_under_load(hz: Rzs, guest: Guest) -> None:
     """rmmod of either module is refused while a device is swapped on, mounted
     or open; and rmmod racing with opens, I/O and attribute reads of an idle
     module either waits for a moment with no user or is refused."""
-    g, tool = guest, _tool(guest)
+    g, tool = guest, guest.programs['rzstool']
     hz.insmod("num_devices=3")
     g.run("swapoff -a")
     hz.init(0, "128M")
@@ -781,7 +735,7 @@ def test_race_rmmod_under_load(hz: Rzs, guest: Any) -> None:
     g.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0 && "
           "mkfs.ext4 -q /dev/ramzswap1 && mkdir -p /mnt/hz && mount /dev/ramzswap1 /mnt/hz")
     t0 = time.monotonic()
-    out = _sh(g, f"""
+    out = g.run(f"""
         {g.hog} --mib 64 --kind mixed --seed 4 --pageout --passes 2 --json --quiet \
             > {HZ}/hog.json 2>/dev/null &
         hp=$!; echo $hp >> {HZ}/pids
@@ -795,12 +749,12 @@ def test_race_rmmod_under_load(hz: Rzs, guest: Any) -> None:
             else refused=$((refused + 1)); fi
           done
         done
-        wait; echo "refused=$refused removed=$removed" """, timeout=1800)
+        wait; echo "refused=$refused removed=$removed" """, timeout=1800).stdout
     m = re.search(r"refused=(\d+) removed=(\d+)", out)
     assert m, out
     refused, removed = int(m.group(1)), int(m.group(2))
-    hog = _json(_cat(g, f"{HZ}/hog.json"))
-    ol = _json(_cat(g, f"{HZ}/ol2"))
+    hog = last_json(g.cat(f"{HZ}/hog.json"))
+    ol = last_json(g.cat(f"{HZ}/ol2"))
     assert removed == 0 and hz.loaded(), (refused, removed)
     assert hog["mismatches"] == 0 and ol["mismatches"] == 0, (hog, ol)
     assert set(ol["open"]) == {"OK"} and set(ol["io"]) == {"OK"}, ol
@@ -810,7 +764,7 @@ def test_race_rmmod_under_load(hz: Rzs, guest: Any) -> None:
     # an idle module: rmmod in a loop against opens, I/O and attribute reads;
     # it succeeds in a moment with no opener (or once the openers stop)
     ko = hz.ko("ramzswap")
-    _sh(g, f"""
+    g.run(f"""
         {GATHER}
         end=$(( $(date +%s) + {RACE_SECONDS} )); c=0
         while [ $(date +%s) -lt $end ]; do
@@ -836,7 +790,7 @@ def test_race_rmmod_under_load(hz: Rzs, guest: Any) -> None:
     cycles = int(tagged["cycles"])
     opens, ios, attempts, early = [], [], 0, 0
     for c in range(1, cycles + 1):
-        o0, o1 = _json(tagged[f"o0.{c}"]), _json(tagged[f"o1.{c}"])
+        o0, o1 = last_json(tagged[f"o0.{c}"]), last_json(tagged[f"o1.{c}"])
         assert o0["mismatches"] == 0, (c, o0)
         opens += [o0["open"], o1["open"]]
         ios.append(o0["io"])
@@ -872,7 +826,7 @@ done
 """
 
 
-def test_lowmem_pressure(hz: Rzs, guest: Any) -> None:
+def test_lowmem_pressure(hz: Rzs, guest: Guest) -> None:
     """Fill ramzswap, as swap, until the xvmalloc pool holds more than all of
     lowmem (incompressible pages: the pool keeps them whole): ssh keeps
     answering, the Normal zone never falls below its min watermark, and every
@@ -885,7 +839,7 @@ def test_lowmem_pressure(hz: Rzs, guest: Any) -> None:
     low_total = mi["LowTotal"] * 1024
     hz.init(0, "1600M")
     g.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
-    wm0 = hu.zone_watermarks(_sh(g, "cat /proc/zoneinfo"))
+    wm0 = stats.parse_zone_watermarks(g.run("cat /proc/zoneinfo").stdout)
     with tempfile.TemporaryDirectory() as td:
         script = Path(td) / "sampler.sh"
         script.write_text(SAMPLER)
@@ -905,9 +859,9 @@ def test_lowmem_pressure(hz: Rzs, guest: Any) -> None:
         time.sleep(2)
     seconds = time.monotonic() - t_start
     _stop_bg(g)      # the sampler (the hog has exited)
-    hog = _json(_cat(g, f"{HZ}/hog.json"))
+    hog = last_json(g.cat(f"{HZ}/hog.json"))
     samples = []
-    for line in _cat(g, f"{HZ}/samples").splitlines():
+    for line in g.cat(f"{HZ}/samples").splitlines():
         f = line.split()
         if len(f) == 9:
             samples.append([int(x) for x in f])
@@ -932,8 +886,8 @@ def test_lowmem_pressure(hz: Rzs, guest: Any) -> None:
     assert base_min == {wm0["min"] - wm0.get("boost", 0)}, (base_min, wm0)
     assert not below, f"Normal zone free fell below min: {below[:10]}"
     assert max(latencies) < 30, latencies
-    reports = hu.alloc_failure_reports(g.klog_since(mark))
-    ours = [r for r in reports if hu.ours_in_trace(r)]
+    reports = klog.alloc_failure_reports(g.klog_since(mark))
+    ours = [r for r in reports if klog.ours_in_trace(r)]
     assert not ours, "allocation failure warnings from our code (no __GFP_NOWARN):\n" + \
         "\n\n".join(ours)
     g.run("swapoff /dev/ramzswap0", timeout=900)
@@ -943,24 +897,24 @@ def test_lowmem_pressure(hz: Rzs, guest: Any) -> None:
 # 6. no stale data
 
 
-def _verify(g: Any, d: int, pages: int, seed: int, first: int = 0) -> dict[str, Any]:
-    status, res = _run_json(g, f"{_tool(g)} verify /dev/ramzswap{d} {pages} {seed} "
+def _verify(g: Guest, d: int, pages: int, seed: int, first: int = 0) -> dict[str, Any]:
+    status, res = run_json(g, f"{g.programs['rzstool']} verify /dev/ramzswap{d} {pages} {seed} "
                                f"--first {first}")
     assert status == 0 and res["read_errors"] == 0, res
     return res
 
 
-def test_no_stale_data(hz: Rzs, guest: Any) -> None:
+def test_no_stale_data(hz: Rzs, guest: Guest) -> None:
     """After reset, discard, hot_remove + hot_add, swapoff + reset, and in the
     unwritten part of a partly written page, a device reads zeros: a second
     user never sees the first user's bytes."""
-    g, tool = guest, _tool(guest)
+    g, tool = guest, guest.programs['rzstool']
     hz.insmod("num_devices=2")
     pages = 16384            # 64 MiB
 
     # reset: direct and buffered readers see zeros
     hz.init(0, "64M", comp="lzo")
-    assert _run_json(g, f"{tool} fiwrite /dev/ramzswap0 {pages} 31")[1]["mismatches"] == 0
+    assert run_json(g, f"{tool} fiwrite /dev/ramzswap0 {pages} 31")[1]["mismatches"] == 0
     g.run(f"dd if={g.hog} of=/dev/ramzswap0 bs=4096 seek=100 conv=fsync "
           "status=none")       # buffered, through the page cache
     hz.reset(0)
@@ -970,7 +924,7 @@ def test_no_stale_data(hz: Rzs, guest: Any) -> None:
     g.run("cmp -n $((64 << 20)) /dev/ramzswap0 /dev/zero")
 
     # discard and write-zeroes: those ranges read zeros, the rest is intact
-    assert _run_json(g, f"{tool} fiwrite /dev/ramzswap0 {pages} 32")[1]["mismatches"] == 0
+    assert run_json(g, f"{tool} fiwrite /dev/ramzswap0 {pages} 32")[1]["mismatches"] == 0
     g.run("blkdiscard -o 8M -l 16M /dev/ramzswap0 && blkdiscard -z -o 32M -l 4M /dev/ramzswap0")
     kernel_zeros(g, 0, 8, 16)
     kernel_zeros(g, 0, 32, 4)
@@ -980,7 +934,7 @@ def test_no_stale_data(hz: Rzs, guest: Any) -> None:
 
     # hot_remove + hot_add: the new device with the same id is empty
     hz.init(1, "64M")
-    assert _run_json(g, f"{tool} fiwrite /dev/ramzswap1 {pages} 33")[1]["mismatches"] == 0
+    assert run_json(g, f"{tool} fiwrite /dev/ramzswap1 {pages} 33")[1]["mismatches"] == 0
     g.run(f"echo 1 > {CTL}/hot_remove && test \"$(cat {CTL}/hot_add)\" = 1")
     hz.init(1, "64M")
     res = _verify(g, 1, pages, 33)
@@ -991,8 +945,8 @@ def test_no_stale_data(hz: Rzs, guest: Any) -> None:
     hz.reset(0)
     hz.init(0, "256M")
     g.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
-    hog = _json(_sh(g, f"{g.hog} --mib 128 --kind text --seed 5 --pageout --passes 2 --json "
-                      f"--quiet", timeout=900))
+    hog = last_json(g.run(f"{g.hog} --mib 128 --kind text --seed 5 --pageout --passes 2 --json "
+                      f"--quiet", timeout=900).stdout)
     assert hog["mismatches"] == 0, hog
     g.run("swapoff /dev/ramzswap0", timeout=600)
     hz.reset(0)
@@ -1004,7 +958,7 @@ def test_no_stale_data(hz: Rzs, guest: Any) -> None:
     hz.cleanup()
     hz.insmod("logical_block_size=512")
     hz.init(0, "16M")
-    assert _run_json(g, f"{tool} fiwrite /dev/ramzswap0 4096 34")[1]["mismatches"] == 0
+    assert run_json(g, f"{tool} fiwrite /dev/ramzswap0 4096 34")[1]["mismatches"] == 0
     hz.reset(0)
     hz.init(0, "16M")
     g.run("for s in 1 9 17 1001 2049 30001; do "
@@ -1012,8 +966,8 @@ def test_no_stale_data(hz: Rzs, guest: Any) -> None:
           "     conv=sync oflag=direct status=none || exit 1; done")
     for s in (1, 9, 17, 1001, 2049, 30001):
         page = s // 8
-        raw = _sh(g, f"dd if=/dev/ramzswap0 bs=4096 skip={page} count=1 iflag=direct "
-                    f"status=none | od -An -v -tx1").split()
+        raw = g.run(f"dd if=/dev/ramzswap0 bs=4096 skip={page} count=1 iflag=direct "
+                    f"status=none | od -An -v -tx1").stdout.split()
         data = bytes(int(x, 16) for x in raw)
         off = (s % 8) * 512
         want = f"sector {s:05d}".encode().ljust(512, b"\0")
@@ -1033,7 +987,7 @@ SOAK_BUDGET_S = 4 * 3600
 
 
 @pytest.mark.long
-def test_soak_swap(hz: Rzs, guest: Any) -> None:
+def test_soak_swap(hz: Rzs, guest: Guest) -> None:
     """20 GiB swapped out and back in through ramzswap by three hogs with
     different seeds, every page verified on every pass."""
     g = guest
@@ -1055,7 +1009,7 @@ def test_soak_swap(hz: Rzs, guest: Any) -> None:
               f"  --pageout --passes 6 --json --quiet > {HZ}/soak.$s.json 2>/dev/null & "
               f"done; wait", timeout=7200)
         for s in range(1, SOAK_HOGS + 1):
-            res = _json(_cat(g, f"{HZ}/soak.{s}.json"))
+            res = last_json(g.cat(f"{HZ}/soak.{s}.json"))
             mismatches += res["mismatches"]
             pages += res["pages"]
         v = vmstat(g)

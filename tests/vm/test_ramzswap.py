@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.vm.ramzswap_util import (
+from vm.testing.rzs import (
     PAGE,
     MiB,
     Rzs,

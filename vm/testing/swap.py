@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from vm import stats
 from vm.guest import Guest
 
 BALLOON_DIR = "/mnt/balloon"
@@ -73,8 +74,4 @@ def run_hog(g: Guest, mib: int, kind: str = "mixed", seed: int = 1, passes: int 
 
 
 def vmstat(g: Guest) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for line in g.run("cat /proc/vmstat").stdout.splitlines():
-        k, _, v = line.partition(" ")
-        out[k] = int(v)
-    return out
+    return stats.parse_vmstat(g.run("cat /proc/vmstat").stdout)

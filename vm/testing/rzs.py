@@ -1,4 +1,4 @@
-"""Helpers for the ramzswap guest tests: load/unload, sysfs access, stats.
+"""ramzswap in a guest, for tests: load/unload, sysfs access, stats.
 
 Everything here talks to the guest through `guest.run()`; nothing assumes
 more than a POSIX shell, coreutils, util-linux and kmod in the guest."""
@@ -8,16 +8,13 @@ from __future__ import annotations
 import shlex
 import time
 from dataclasses import dataclass
-from typing import Any
+
+from vm import stats
+from vm.guest import Guest
+from vm.ssh import Result
 
 PAGE = 4096
 MiB = 1 << 20
-
-MM_STAT_FIELDS = ("orig_data_size", "compr_data_size", "mem_used_total", "mem_limit",
-                  "mem_used_max", "same_pages", "pages_compacted", "huge_pages")
-IO_STAT_FIELDS = ("failed_reads", "failed_writes", "invalid_io", "notify_free")
-XV_STAT_FIELDS = ("objects", "bytes_requested", "bytes_in_pool", "pages_total",
-                  "pages_highmem", "alloc_failures")
 
 # errno -> the text the guest's shell prints for a failed write
 ERRNO_TEXT = {
@@ -47,23 +44,17 @@ class WriteResult:
         return self.status != 0 and ERRNO_TEXT[errno] in self.stderr
 
 
-def _parse(fields: tuple[str, ...], text: str, what: str) -> dict[str, int]:
-    values = text.split()
-    assert len(values) == len(fields), f"{what}: expected {len(fields)} fields, got {text!r}"
-    return {k: int(v) for k, v in zip(fields, values, strict=True)}
-
-
 class Rzs:
     """ramzswap in one guest: module control and per-device sysfs."""
 
-    def __init__(self, guest: Any) -> None:
+    def __init__(self, guest: Guest) -> None:
         self.g = guest
 
     # -- module -------------------------------------------------------------
     def ko(self, name: str) -> str:
         return f"{self.g.modules_dir}/{name}.ko"
 
-    def insmod(self, params: str = "", check: bool = True) -> Any:
+    def insmod(self, params: str = "", check: bool = True) -> Result:
         """Load xvmalloc (if needed) and ramzswap with *params*."""
         self.g.run(f"grep -q '^xvmalloc ' /proc/modules || insmod {self.ko('xvmalloc')}")
         return self.g.run(f"insmod {self.ko('ramzswap')} {params}", check=check)
@@ -86,16 +77,13 @@ class Rzs:
 
     def write_path(self, path: str, value: str, newline: bool = True) -> WriteResult:
         # coreutils printf: its write error names the errno ("Invalid argument").
-        # The pause lets sshd forward that message before the shell exits: sshd
-        # may send the exit status first and the harness then stops reading.
         fmt = "%s\\n" if newline else "%s"
-        r = self.g.run(f"/usr/bin/printf '{fmt}' {shlex.quote(value)} > {path}; "
-                       f"rc=$?; sleep 0.2; exit $rc", check=False)
+        r = self.g.run(f"/usr/bin/printf '{fmt}' {shlex.quote(value)} > {path}", check=False)
         return WriteResult(r.status, r.stderr)
 
     def run_err(self, cmd: str) -> WriteResult:
-        """Run *cmd* where its error message matters (see write_path())."""
-        r = self.g.run(f"{cmd}; rc=$?; sleep 0.2; exit $rc", check=False)
+        """Run *cmd* where its error message matters."""
+        r = self.g.run(cmd, check=False)
         return WriteResult(r.status, r.stderr)
 
     def write(self, dev: int, attr: str, value: str, newline: bool = True) -> WriteResult:
@@ -115,19 +103,16 @@ class Rzs:
         self.set(dev, "reset", "1")
 
     def mm_stat(self, dev: int) -> dict[str, int]:
-        return _parse(MM_STAT_FIELDS, self.read(dev, "mm_stat"), "mm_stat")
+        return stats.parse_mm_stat(self.read(dev, "mm_stat"))
 
     def io_stat(self, dev: int) -> dict[str, int]:
-        return _parse(IO_STAT_FIELDS, self.read(dev, "io_stat"), "io_stat")
+        return stats.parse_io_stat(self.read(dev, "io_stat"))
 
     def xv_stat(self, dev: int) -> dict[str, int]:
-        return _parse(XV_STAT_FIELDS, self.read(dev, "xv_stat"), "xv_stat")
+        return stats.parse_xv_stat(self.read(dev, "xv_stat"))
 
     def debug_stat(self, dev: int) -> dict[str, int]:
-        lines = self.read(dev, "debug_stat").splitlines()
-        assert lines[0] == "version: 1", lines
-        return _parse(("num_reads", "num_writes", "writestall", "miss_free"), lines[1],
-                      "debug_stat")
+        return stats.parse_debug_stat(self.read(dev, "debug_stat"))
 
     def algorithms(self, dev: int = 0) -> tuple[list[str], str]:
         """(all listed algorithms, the current one)."""
@@ -147,8 +132,7 @@ class Rzs:
         for _ in range(tries):
             cur = (self.read(dev, "mm_stat"), self.read(dev, "xv_stat"))
             if cur == prev:
-                return (_parse(MM_STAT_FIELDS, cur[0], "mm_stat"),
-                        _parse(XV_STAT_FIELDS, cur[1], "xv_stat"))
+                return stats.parse_mm_stat(cur[0]), stats.parse_xv_stat(cur[1])
             prev = cur
             time.sleep(1)
         raise AssertionError(f"ramzswap{dev} stats never settled; last: {prev}")
@@ -171,13 +155,13 @@ class Rzs:
         return mm, xv
 
 
-def kernel_zeros(guest: Any, dev: int, offset_mib: int, length_mib: int) -> None:
+def kernel_zeros(guest: Guest, dev: int, offset_mib: int, length_mib: int) -> None:
     """Assert a range of the device reads as zeros, bypassing the page cache."""
     guest.run(f"dd if=/dev/ramzswap{dev} bs=1M skip={offset_mib} count={length_mib} "
               f"iflag=direct status=none | cmp -n {length_mib * MiB} - /dev/zero")
 
 
-def make_mixed_file(guest: Any, path: str, mib_each: int) -> None:
+def make_mixed_file(guest: Guest, path: str, mib_each: int) -> None:
     """A file of zero, random, text and binary (ELF) parts of *mib_each* MiB."""
     n = mib_each * MiB
     guest.run(

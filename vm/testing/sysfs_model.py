@@ -1,4 +1,4 @@
-"""Pure logic for the ramzswap hardening tests (no guest needed; unit-tested in
+"""Pure logic for the ramzswap malformed-input tests (no guest needed; unit-tested in
 tests/unit/test_hardening_fuzz.py):
 
 - *oracles*: which byte strings each writable sysfs attribute (and each module
@@ -10,7 +10,6 @@ tests/unit/test_hardening_fuzz.py):
   characters, very long strings), filtered through the oracle, deterministic
   for a seed.
 - the spec file `rzstool sysfuzz` reads, and the parser of its output.
-- fault-injection debugfs settings and kmemleak report parsing.
 """
 
 from __future__ import annotations
@@ -466,110 +465,3 @@ def parse_sysfuzz(out: str, cases: Sequence[Case], run: FuzzRun) -> tuple[int, b
     if nxt is None:
         raise ValueError(f"no result in rzstool sysfuzz output: {out[-2000:]!r}")
     return nxt, stopped
-
-
-# ---------------------------------------------------------------------------
-# fault injection and kmemleak
-
-DEBUGFS = "/sys/kernel/debug"
-
-
-def fault_attr_commands(name: str, probability: int, *, interval: int = 1, times: int = -1,
-                        task_filter: bool = True, ignore_gfp_wait: bool = True,
-                        ignore_gfp_highmem: bool = False, min_order: int = 0,
-                        verbose: int = 0) -> str:
-    """Shell commands that configure /sys/kernel/debug/<name> (failslab or
-    fail_page_alloc).  Probability last, so nothing fires half-configured."""
-    d = f"{DEBUGFS}/{name}"
-    yn = {True: "Y", False: "N"}
-    cmds = [f"echo 0 > {d}/probability", f"echo {verbose} > {d}/verbose",
-            f"echo {yn[task_filter]} > {d}/task-filter", f"echo {interval} > {d}/interval",
-            f"echo {times} > {d}/times", f"echo 0 > {d}/space",
-            f"echo {yn[ignore_gfp_wait]} > {d}/ignore-gfp-wait"]
-    if name == "fail_page_alloc":
-        cmds += [f"echo {yn[ignore_gfp_highmem]} > {d}/ignore-gfp-highmem",
-                 f"echo {min_order} > {d}/min-order"]
-    cmds.append(f"echo {probability} > {d}/probability")
-    return " && ".join(cmds)
-
-
-def fault_off_commands() -> str:
-    return " ; ".join(f"echo 0 > {DEBUGFS}/{n}/probability" for n in ("failslab",
-                                                                       "fail_page_alloc"))
-
-
-OUR_SYMBOLS = ("ramzswap", "xvmalloc", "xv_", "rzs_")
-
-
-@dataclass(frozen=True)
-class Leak:
-    text: str
-
-    @property
-    def ours(self) -> bool:
-        """Does the report name our modules (in the backtrace or the contents)?"""
-        return any(s in self.text for s in OUR_SYMBOLS)
-
-
-def parse_kmemleak(report: str) -> list[Leak]:
-    blocks = re.split(r"(?m)^(?=unreferenced object )", report)
-    return [Leak(b.strip()) for b in blocks if b.startswith("unreferenced object ")]
-
-
-# warn_alloc() reports: "<comm>: page allocation failure: order:..." or
-# "<comm>: vmalloc error: ...", then a dump_stack() (Call Trace) and Mem-Info.
-# vm/klog.py does not count them as bugs (no report marker); a report whose
-# trace runs through our code means we allocated without __GFP_NOWARN.
-_ALLOC_FAIL = re.compile(r": (?:page allocation failure|vmalloc error): ")
-_TRACE_LINE = re.compile(r"^\s*(?:\[\s*\d+\.\d+\]\s*)?(?:\? )?[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+")
-
-
-def alloc_failure_reports(log: str) -> list[str]:
-    """Each warn_alloc() report in a kernel log: its header line and the
-    function lines of its call trace."""
-    out: list[str] = []
-    cur: list[str] | None = None
-    for line in log.splitlines():
-        if _ALLOC_FAIL.search(line):
-            if cur:
-                out.append("\n".join(cur))
-            cur = [line]
-        elif cur is not None:
-            if "Mem-Info" in line:
-                out.append("\n".join(cur))
-                cur = None
-            elif _TRACE_LINE.search(line.split("] ", 1)[-1] if "] " in line else line):
-                cur.append(line)
-    if cur:
-        out.append("\n".join(cur))
-    return out
-
-
-def ours_in_trace(report: str) -> bool:
-    """Does a warn_alloc() report's trace (not its header) run through our code?"""
-    return any(s in ln for ln in report.splitlines()[1:] for s in OUR_SYMBOLS)
-
-
-# ---------------------------------------------------------------------------
-# /proc parsing
-
-
-def zone_watermarks(zoneinfo: str, zone: str = "Normal") -> dict[str, int]:
-    """free/boost/min/low/high (pages) of one zone in /proc/zoneinfo; min, low
-    and high include the boost."""
-    out: dict[str, int] = {}
-    cur = None
-    for line in zoneinfo.splitlines():
-        m = re.match(r"^Node \d+, zone\s+(\S+)", line)
-        if m:
-            cur = m.group(1)
-            continue
-        if cur != zone:
-            continue
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] == "pages" and parts[1] == "free":
-            out["free"] = int(parts[2])
-        elif len(parts) == 2 and parts[0] in ("boost", "min", "low", "high") \
-                and parts[0] not in out:
-            out[parts[0]] = int(parts[1])
-    return out
