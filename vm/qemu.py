@@ -88,20 +88,40 @@ def command(cfg: QemuConfig, accel: str, port: int) -> list[str]:
     ]
 
 
+SPAWN_TRIES = 5
+STARTED_SECONDS = 5.0
+# What QEMU prints when the forwarded port was taken between free_port() and
+# its bind (another guest on this machine got it first).
+_PORT_TAKEN = ("Could not set up host forwarding rule", "hostfwd", "Address already in use")
+
+
 def _spawn(cfg: QemuConfig, accel: str) -> Qemu:
-    port = free_port()
+    """Start QEMU; retry with another port when the forwarded one was taken
+    meanwhile (free_port() cannot reserve it)."""
     cfg.console_log.parent.mkdir(parents=True, exist_ok=True)
-    cfg.console_log.write_bytes(b"")
     err_log = cfg.console_log.with_suffix(".qemu-stderr.log")
-    with err_log.open("wb") as err:
-        proc = subprocess.Popen(command(cfg, accel, port), stdin=subprocess.DEVNULL,
-                                stdout=err, stderr=subprocess.STDOUT)
-    q = Qemu(cfg, port, accel, proc)
-    time.sleep(0.5)
-    if not q.alive():
-        raise StepError("qemu start", f"{QEMU} exited at once with status {proc.returncode}",
-                        err_log, tail(err_log))
-    return q
+    for attempt in range(1, SPAWN_TRIES + 1):
+        port = free_port()
+        cfg.console_log.write_bytes(b"")
+        with err_log.open("wb") as err:
+            proc = subprocess.Popen(command(cfg, accel, port), stdin=subprocess.DEVNULL,
+                                    stdout=err, stderr=subprocess.STDOUT)
+        q = Qemu(cfg, port, accel, proc)
+        # Started once the guest prints (QEMU binds the port before the guest
+        # runs), or after STARTED_SECONDS alive.
+        end = time.monotonic() + STARTED_SECONDS
+        while q.alive() and time.monotonic() < end and cfg.console_log.stat().st_size == 0:
+            time.sleep(0.1)
+        if q.alive():
+            return q
+        q.stop()
+        text = err_log.read_text(errors="replace")
+        if attempt < SPAWN_TRIES and any(m in text for m in _PORT_TAKEN):
+            say(f"qemu: port {port} was taken meanwhile; trying another")
+            continue
+        raise StepError("qemu start", f"{QEMU} ({accel}) exited at once with status "
+                        f"{proc.returncode}", err_log, tail(err_log))
+    raise AssertionError("unreachable")
 
 
 def _console_has_output(log: Path, seconds: float, q: Qemu) -> bool:
@@ -140,48 +160,61 @@ def _remember_accel(accel: str) -> None:
     _probe_file().write_text(f"{_probe_id()} => {accel}\n")
 
 
+def _decided_accel(requested: str) -> str | None:
+    """The accelerator, when it is known without booting: asked for (argument
+    or RAMZSWAP_ACCEL), chosen earlier in this process, or remembered in the
+    cache.  None: probe."""
+    if requested in ("kvm", "tcg"):
+        return requested
+    forced = os.environ.get("RAMZSWAP_ACCEL", "")
+    if forced in ("kvm", "tcg"):
+        return forced
+    return _accel_choice or _remembered_accel()
+
+
+def _probe_kvm(cfg: QemuConfig) -> Qemu | None:
+    """Boot under KVM; the running guest if its kernel prints within
+    KVM_PROBE_SECONDS, else None (stopped), saying why."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        say("qemu: no usable /dev/kvm: using TCG (software emulation)")
+        return None
+    try:
+        q = _spawn(cfg, "kvm")
+    except StepError as e:
+        say(f"qemu: KVM would not start ({e.reason.splitlines()[0]}; "
+            f"{tail(cfg.console_log.with_suffix('.qemu-stderr.log'), 1).strip()}): "
+            f"falling back to TCG")
+        return None
+    if _console_has_output(cfg.console_log, KVM_PROBE_SECONDS, q):
+        say("qemu: KVM works, using it")
+        return q
+    q.stop()
+    say(f"qemu: /dev/kvm present but the guest printed nothing in {KVM_PROBE_SECONDS:.0f}s "
+        f"under KVM (nested KVM?): falling back to TCG")
+    return None
+
+
 def start(cfg: QemuConfig) -> Qemu:
-    """Boot the guest.  With accel=auto, try KVM (if /dev/kvm is usable) and keep
-    it only if the kernel prints within KVM_PROBE_SECONDS; else use TCG.  The
-    result is remembered in the cache for this host kernel and QEMU binary
-    (delete cache_root()/accel-probe, or pass accel, to probe again)."""
+    """Boot the guest.  The one place the accelerator is chosen: cfg.accel
+    or RAMZSWAP_ACCEL (kvm, tcg) if given, else the remembered probe result
+    for this host kernel and QEMU binary (cache_root()/accel-probe; delete it
+    to probe again), else a probe: KVM is kept only if the kernel prints
+    within KVM_PROBE_SECONDS, otherwise TCG."""
     global _accel_choice
     if shutil.which(QEMU) is None:
         raise StepError("qemu", f"{QEMU} not found: apt-get install qemu-system-x86")
     for f in (cfg.kernel, cfg.image):
         if not f.is_file():
             raise StepError("qemu", f"{f} does not exist: run `invoke build` first")
-    forced = os.environ.get("RAMZSWAP_ACCEL", "")  # kvm or tcg: skip the probe
-    if cfg.accel == "auto" and forced in ("kvm", "tcg"):
-        cfg.accel = forced
-    accel = cfg.accel if cfg.accel != "auto" else (_accel_choice or _remembered_accel()
-                                                   or "auto")
-    if accel == "auto":
-        if os.access("/dev/kvm", os.R_OK | os.W_OK):
-            try:
-                q: Qemu | None = _spawn(cfg, "kvm")
-            except StepError as e:
-                # Seen here: "failed to set MSR 0x10a" and an assertion in
-                # kvm_buf_set_msrs, QEMU gone within 0.5 s (nested KVM).
-                first = (e.tail.strip().splitlines() or [e.reason])[0]
-                say(f"qemu: KVM failed at once ({first}): "
-                    "falling back to TCG")
-                q = None
-            if q is not None and _console_has_output(cfg.console_log, KVM_PROBE_SECONDS, q):
-                _accel_choice = "kvm"
-                _remember_accel("kvm")
-                say("qemu: KVM works, using it")
-                return q
-            if q is not None:
-                q.stop()
-                say(f"qemu: /dev/kvm present but the guest printed nothing in "
-                    f"{KVM_PROBE_SECONDS:.0f}s under KVM (nested KVM?): falling back to TCG")
-        else:
-            say("qemu: no usable /dev/kvm: using TCG (software emulation)")
-        accel = _accel_choice = "tcg"
-        _remember_accel("tcg")
-    elif cfg.accel == "auto":
+    accel = _decided_accel(cfg.accel)
+    if accel is None:
+        q = _probe_kvm(cfg)
+        accel = "kvm" if q is not None else "tcg"
+        _remember_accel(accel)
         _accel_choice = accel
+        if q is not None:
+            return q
+    cfg.accel = accel
     q = _spawn(cfg, accel)
     say(f"qemu: booting with {accel}, ssh on 127.0.0.1:{q.ssh_port}, console {cfg.console_log}")
     return q
