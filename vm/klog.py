@@ -60,16 +60,35 @@ _RULES: tuple[tuple[str, str], ...] = (
                 r"|lock held when returning to user space"
                 r"|INFO: trying to register non-static key"
                 r"|Nested lock was not taken"
-                r"|chain_key collision"),
+                r"|chain_key collision"
+                # lockdep's bracketed headers: "[ BUG: Invalid wait context ]"
+                r"|\[ BUG: [^\]]+ \]"),
     ("rcu", r"suspicious RCU usage"),
-    ("rcu stall", r"INFO: rcu_\w+ (?:self-)?detected stalls?"),
+    # tree_stall.h, tree_exp.h (expedited) and tasks.h (rcu_tasks*) stall reports
+    ("rcu stall", r"INFO: rcu_\w+ (?:self-)?detected (?:expedited )?stalls?"),
     ("hung task", r"INFO: task \S.* blocked for more than \d+ seconds"),
     ("kmemleak", r"kmemleak: \d+ new suspected memory leaks|^unreferenced object 0x[0-9a-f]+"),
-    ("slab", r"^BUG \S+ \((?:Not tainted|Tainted: [^)]*)\): "),
+    # slab_bug(): "BUG <cache> (<print_tainted()>): <reason>"
+    ("slab", r"(?:^|\s)BUG [\w.:-]+ \((?:Not tainted|Tainted: [^)]*)\): "),
+    ("page poison", r"\bpagealloc: (?:memory corruption|single bit error)"),
     ("list corruption", r"\blist_(?:add|del) corruption\b"),
     ("ubsan", r"^UBSAN: "),
-    ("kernel BUG", r"\bkernel BUG at "),
-    ("panic", r"Kernel panic - not syncing"),
+    # lib/bug.c: "kernel BUG at file:line!" or, without DEBUG_BUGVERBOSE,
+    # "Kernel BUG at func+0x../0x.. [verbose debug info unavailable]"
+    ("kernel BUG", r"\b[Kk]ernel BUG at "),
+    # mm/swapfile.c and mm/page_io.c
+    ("swap entry", r"\b(?:Bad|Unused) swap (?:file|offset) entry\b"),
+    ("swap I/O error", r"\b(?:Read|Write)-error on swap-device\b"),
+    # fs/ext4 ext4_error(), fs/ext2 ext2_error(), fs/buffer.c, fs/super.c
+    ("fs error", r"\bEXT4-fs error\b|\bEXT2-fs \([^)]*\): error: "),
+    ("buffer I/O error", r"\bBuffer I/O error on dev(?:ice)? "),
+    ("busy inodes", r"\bVFS: Busy inodes after unmount\b"),
+    # zram: "Decompression failed! err=.."; ours: "<disk>: decompression of page N failed"
+    ("decompression", r"\b(?:zram|ramzswap): (?:\S+: )?(?:[Dd]ecompression|compression)"
+                      r"(?: of page \d+)? failed"),
+    # xvmalloc's own consistency check (xv_check)
+    ("xvmalloc check", r"\bxvmalloc: pool \S+: (?:area \d+ offset \d+: |\d+ more problems)"),
+    ("panic", r"Kernel panic - not syncing|\bPANIC: double fault"),
     ("user gpf", r"^traps: \S+\[\d+\] general protection"),
     ("gpf", r"general protection"),
     ("oops", r"^Oops\b|\b[A-Za-z][\w ,.-]*: [0-9a-f]{4} \[#\d+\]"),
@@ -80,9 +99,12 @@ _COMPILED = tuple((kind, re.compile(pattern)) for kind, pattern in _RULES)
 # Cheap pre-filter: every rule above needs one of these substrings.  Keep in step
 # with _RULES (tests/unit/test_klog.py checks a sample line of every rule).
 _TOKENS = ("BUG", "WARNING", "Bad page", "Bad rss", "LOCKUP", "sleeping function", "lock",
-           "chain_key", "non-static key", "RCU usage", "detected stall",
+           "chain_key", "non-static key", "RCU usage", "stall",
            "blocked for more than", "suspected memory leak", "unreferenced object",
-           "corruption", "UBSAN", "Kernel panic", "general protection", "Oops", "[#")
+           "corruption", "single bit error", "UBSAN", "Kernel panic", "PANIC",
+           "general protection", "Oops", "[#", "swap file entry", "swap offset entry",
+           "error on swap-device", "-fs ", "Buffer I/O error", "Busy inodes",
+           "ompression", "xvmalloc: pool")
 
 #: Every kind find_problems() reports, for callers that ignore some.
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in _RULES))
@@ -135,20 +157,26 @@ def classify(line: str) -> str | None:
     return None
 
 
-def find_problems(text: str, ignore: Iterable[str] = ()) -> list[Problem]:
+def find_problems(text: str, ignore: Iterable[str] = (),
+                  allow: Iterable[str] = ()) -> list[Problem]:
     """Every line of *text* that reports a kernel bug, in order.
 
-    *ignore* names kinds (see KINDS) not to report, e.g. ("rcu stall",) under
-    a very slow emulator."""
+    *ignore* names kinds (see KINDS) not to report.  *allow* holds regular
+    expressions: a report line one of them matches (re.search on the message,
+    without prefixes) is expected by the caller and not reported."""
     skip = set(ignore)
     unknown = skip - set(KINDS)
     if unknown:
         raise ValueError(f"unknown problem kinds {sorted(unknown)}; known: {KINDS}")
+    allowed = [re.compile(a) for a in allow]
     out: list[Problem] = []
     for no, line in enumerate(text.splitlines(), 1):
         kind = classify(line)
-        if kind is not None and kind not in skip:
-            out.append(Problem(no, kind, line.rstrip()))
+        if kind is None or kind in skip:
+            continue
+        if any(rx.search(m) for rx in allowed for m in _messages(line)):
+            continue
+        out.append(Problem(no, kind, line.rstrip()))
     return out
 
 
@@ -170,22 +198,28 @@ def format_problems(text: str, problems: list[Problem]) -> str:
     return "\n".join(out)
 
 
-def check_clean(text: str, log_path: str | None = None, ignore: Iterable[str] = ()) -> None:
-    """Raise KernelLogError if *text* reports any kernel bug.
+def check_clean(text: str, log_path: str | None = None, ignore: Iterable[str] = (),
+                allow: Iterable[str] = ()) -> None:
+    """Raise KernelLogError if *text* reports any kernel bug (see find_problems).
 
     The message counts the problems by kind, names *log_path* (where the whole
     log was saved) and shows each problem with a few lines of context."""
-    problems = find_problems(text, ignore)
-    if not problems:
-        return
+    problems = find_problems(text, ignore, allow)
+    if problems:
+        raise error(text, problems, log_path)
+
+
+def error(text: str, problems: list[Problem], log_path: str | None,
+          headline: str = "kernel log reports") -> KernelLogError:
+    """The KernelLogError for *problems* found in *text*."""
     counts: dict[str, int] = {}
     for p in problems:
         counts[p.kind] = counts.get(p.kind, 0) + 1
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     where = f" (log: {log_path})" if log_path else ""
-    msg = (f"kernel log reports {len(problems)} problem line(s): {summary}{where}\n"
+    msg = (f"{headline} {len(problems)} problem line(s): {summary}{where}\n"
            + format_problems(text, problems))
-    raise KernelLogError(msg, problems, log_path)
+    return KernelLogError(msg, problems, log_path)
 
 
 def since(before: str, after: str, anchor: int = 3) -> str:

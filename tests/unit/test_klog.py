@@ -120,6 +120,51 @@ BAD_LINES = [
     ("double fault: 0000 [#1] SMP", "oops"),
     ("Bad pagetable: 000d [#1] PREEMPT SMP", "oops"),
     ("stack segment: 0000 [#1] PREEMPT SMP", "oops"),
+    # Added for issue 11; each in the format 6.1 prints (source file named).
+    # kernel/locking/lockdep.c print_lock_invalid_wait_context()
+    ("[ BUG: Invalid wait context ]", "lockdep"),
+    # kernel/rcu/tree_exp.h synchronize_rcu_expedited_wait()
+    ("rcu: INFO: rcu_preempt detected expedited stalls on CPUs/tasks: { 1-... } 21003 "
+     "jiffies s: 129 root: 0x2/.", "rcu stall"),
+    # kernel/rcu/tasks.h
+    ("INFO: rcu_tasks detected stalls on tasks:", "rcu stall"),
+    # mm/swapfile.c _swap_info_get() / __swap_info_get()
+    ("swap_info_get: Bad swap file entry 40000003", "swap entry"),
+    ("swap_info_get: Unused swap file entry 2c000001", "swap entry"),
+    ("_swap_info_get: Unused swap offset entry 00001f3a", "swap entry"),
+    # mm/page_io.c end_swap_bio_write() / end_swap_bio_read()
+    ("Write-error on swap-device (254:0:262168)", "swap I/O error"),
+    ("Read-error on swap-device (254:0:41336)", "swap I/O error"),
+    # fs/ext4/super.c __ext4_error(); fs/ext2/super.c ext2_error()
+    ("EXT4-fs error (device ramzswap0): ext4_find_entry:1658: inode #2: comm ls: reading "
+     "directory lblock 0", "fs error"),
+    ("EXT2-fs (ramzswap0): error: ext2_check_page: bad entry in directory #2: : rec_len is "
+     "smaller than minimal - offset=0, inode=0, rec_len=0, name_len=0", "fs error"),
+    # fs/buffer.c buffer_io_error() and mark_buffer_write_io_error()
+    ("Buffer I/O error on dev ramzswap0, logical block 1234, lost async page write",
+     "buffer I/O error"),
+    ("Buffer I/O error on device ramzswap0, logical block 0", "buffer I/O error"),
+    # fs/super.c generic_shutdown_super()
+    ("VFS: Busy inodes after unmount of ramzswap0 (ext2). Self-destruct in 5 seconds.  "
+     "Have a nice day...", "busy inodes"),
+    # drivers/block/zram/zram_drv.c zram_read_from_zspool(); ours, ramzswap_drv.c
+    ("zram: Decompression failed! err=-22, page=117", "decompression"),
+    ("ramzswap: ramzswap0: decompression of page 117 failed: -22", "decompression"),
+    ("ramzswap: ramzswap0: compression failed: -12", "decompression"),
+    # mm/page_poison.c check_poison_mem()
+    ("pagealloc: memory corruption", "page poison"),
+    ("pagealloc: single bit error", "page poison"),
+    # mm/slub.c slab_bug(), after other console output on the line
+    ("login: BUG kmalloc-96 (Tainted: G    B   O      ): Left Redzone overwritten", "slab"),
+    # lib/bug.c report_bug() without CONFIG_DEBUG_BUGVERBOSE
+    ("Kernel BUG at kunmap_local_indexed+0x5c/0x70 [verbose debug info unavailable]",
+     "kernel BUG"),
+    # arch/x86/kernel/traps.c exc_double_fault()
+    ("PANIC: double fault, error_code: 0x0", "panic"),
+    # kernel/xvmalloc/xvmalloc.c xv_check_report()
+    ("xvmalloc: pool ramzswap0: area 3 offset 1024: free block not on its free list",
+     "xvmalloc check"),
+    ("xvmalloc: pool ramzswap0: 4 more problems", "xvmalloc check"),
 ]
 
 GOOD_LINES = [
@@ -147,6 +192,14 @@ GOOD_LINES = [
     "echo BUG: in a shell command is not a kernel report",
     "segfault-test: this is not a WARNING: either",
     "ramzswap: bad_page_count stat reset",
+    "EXT4-fs (vda): mounted filesystem with ordered data mode. Quota mode: none.",
+    "EXT2-fs (ramzswap0): warning: mounting unchecked fs, running e2fsck is recommended",
+    "Adding 1048572k swap on /dev/ramzswap0.  Priority:-2 extents:1 across:1048572k SS",
+    "zram: Added device: zram0",
+    "ramzswap: ramzswap0: using lzo-rle compression",
+    "xvmalloc: pool ramzswap0 created",
+    "rcu: RCU calculated value of scheduler-enlistment delay is 10 jiffies.",
+    "page_poison=1 pagealloc: debug pages poisoned",
 ]
 
 
