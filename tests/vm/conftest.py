@@ -1,15 +1,40 @@
 """Guest fixtures: one booted guest per flavour per session (rebooted if a test
-kills it), and a kernel-log check after every test."""
+kills it or it stops answering), and the kernel-log check of every test.
+
+The check is part of the test's result: a kernel report printed while the
+test ran (its fixtures' set-up included) fails the test in its call phase,
+unless the test declares the exact lines it expects:
+
+    @pytest.mark.klog_allow(r"Write-error on swap-device", r"Buffer I/O error")
+
+A test that fails and whose guest died or stopped answering fails with the
+reports from the guest's serial console (the Oops, the BUG) instead of a bare
+ssh error.  The boot log is checked when each guest boots; reports printed by
+a fixture's teardown fail that teardown."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from vm import klog, paths, pipeline
+from vm.errors import StepError
 from vm.guest import Guest, boot
+from vm.ssh import SshError
+from vm.testing.klogwatch import Watch
+from vm.testing.rzs import Rzs
+
+WATCH = pytest.StashKey[Watch]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "klog_allow(*regex): kernel log report lines this test expects "
+                   "(re.search on each report line); every other report fails the test")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -20,29 +45,60 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 class GuestBox:
-    """Holds the current guest of a flavour; boots a new one if it died."""
+    """Holds the current guest of a flavour; boots a new one if it died or
+    stopped answering.  A boot that fails, or whose kernel log reports a
+    bug, fails every later test of the flavour with that error, without
+    booting again."""
 
     def __init__(self, flavour: str) -> None:
         self.flavour = flavour
         self.built = pipeline.build((flavour,))[flavour]
         self.guest: Guest | None = None
         self.boots = 0
+        self.boot_error: Exception | None = None
 
     def get(self) -> Guest:
-        if self.guest is not None and not self.guest.machine.alive():
-            self.guest.stop()
+        if self.boot_error is not None:
+            raise self.boot_error
+        g = self.guest
+        if g is not None and not (g.machine.alive() and _answers(g)):
+            g.stop()
             self.guest = None
         if self.guest is None:
             b = self.built
-            self.guest = boot(b.kernel, b.image, b.modules.kos, b.programs,
-                              tag=f"pytest{self.boots}")
+            tag = f"pytest{self.boots}"
             self.boots += 1
+            try:
+                g = boot(b.kernel, b.image, b.modules.kos, b.programs, tag=tag)
+            except StepError as e:
+                self.boot_error = e     # the next boot would fail the same way
+                raise
+            log = paths.ensure(paths.logs_dir() / "tests") / f"boot-{self.flavour}-{tag}.dmesg.log"
+            text = g.dmesg()
+            log.write_text(text)
+            try:
+                klog.check_clean(text, str(log))
+            except klog.KernelLogError as e:
+                g.stop()
+                self.boot_error = StepError("guest boot", f"the boot log reports a bug: {e}",
+                                            log)
+                raise self.boot_error from e
+            self.guest = g
+        assert self.guest is not None
         return self.guest
 
     def close(self) -> None:
         if self.guest is not None:
             self.guest.stop()
             self.guest = None
+
+
+def _answers(g: Guest) -> bool:
+    try:
+        g.run("true", timeout=60)
+    except (SshError, AssertionError):
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -52,16 +108,63 @@ def guest_box(flavour: str) -> Iterator[GuestBox]:
     box.close()
 
 
+def _log_path(item: pytest.Item, phase: str) -> Path:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.name)
+    suffix = "" if phase == "call" else f".{phase}"
+    return paths.ensure(paths.logs_dir() / "tests") / f"{name}{suffix}.dmesg.log"
+
+
+def _allowed(item: pytest.Item) -> list[str]:
+    return [str(a) for m in item.iter_markers("klog_allow") for a in m.args]
+
+
 @pytest.fixture
 def guest(guest_box: GuestBox, request: pytest.FixtureRequest) -> Iterator[Guest]:
-    """A booted guest; after the test its new kernel log lines must be clean."""
+    """A booted guest; the kernel log of the test is checked (see the module
+    docstring)."""
     g = guest_box.get()
-    mark = g.klog_mark()
+    item = request.node
+    watch = Watch.start(g)
+    item.stash[WATCH] = watch
     yield g
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-    log = paths.ensure(paths.logs_dir() / "tests") / f"{name}.dmesg.log"
-    if not g.machine.alive():
-        pytest.fail(f"the guest died during the test; console log: {g.console_log}")
-    new = g.klog_since(mark)
-    log.write_text(new + "\n")
-    klog.check_clean(new, str(log))
+    del item.stash[WATCH]
+    # What the other fixtures' teardowns printed (the test body is checked
+    # in pytest_runtest_call); a dead guest is found by the next get().
+    if g.machine.alive():
+        watch.check(_allowed(item), _log_path(item, "teardown"))
+
+
+@pytest.fixture
+def rzs(guest: Guest) -> Iterator[Rzs]:
+    """ramzswap unloaded and /tmp/rzs empty, before and after the test."""
+    r = Rzs(guest)
+    r.cleanup()          # a previous test may have died half-way
+    guest.run("rm -rf /tmp/rzs; mkdir -p /tmp/rzs")
+    try:
+        yield r
+    finally:
+        guest.run("rm -rf /tmp/rzs; mkdir -p /tmp/rzs", check=False)
+        r.cleanup()
+        assert not r.loaded()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    watch = item.stash.get(WATCH, None)
+    if watch is None:
+        return (yield)
+    try:
+        try:
+            result = yield
+        except Exception as exc:
+            better = watch.explain(exc, _log_path(item, "call"))
+            if better is None:
+                raise
+            raise better from exc
+        watch.check(_allowed(item), _log_path(item, "call"))
+        return result
+    finally:
+        # the teardown check starts here, whatever the outcome
+        if watch.guest.machine.alive():
+            with contextlib.suppress(SshError, AssertionError):
+                watch.restart()

@@ -35,6 +35,7 @@ from vm.testing import faults
 from vm.testing import sysfs_model as hu
 from vm.testing.output import last_json, run_json
 from vm.testing.rzs import PAGE, MiB, Rzs, kernel_zeros, make_mixed_file
+from vm.testing.shell import wait_each
 from vm.testing.swap import vmstat
 
 pytestmark = pytest.mark.vm
@@ -132,6 +133,8 @@ SWAP_SECONDS = 25
 
 
 @pytest.mark.debug_only
+# Part C fails swap writes on purpose: end_swap_bio_write() reports each one.
+@pytest.mark.klog_allow(r"^Write-error on swap-device \(\d+:\d+:\d+\)$")
 def test_fault_injection_io_paths(hz: Rzs, guest: Guest) -> None:
     """Allocation failures injected into the tasks that write (a raw O_DIRECT
     writer, filesystem writers, the task doing swap-out): every failed page
@@ -565,15 +568,15 @@ def test_race_reset_vs_io(hz: Rzs, guest: Guest) -> None:
     s = RACE_SECONDS
     g.run(f"""
         for i in 1 2; do {tool} openloop /dev/ramzswap0 {s} rw 2048 $((i * 4096 - 4096)) \
-            > {HZ}/ol$i & done
-        {tool} openloop /dev/ramzswap0 {s} open > {HZ}/ol3 &
-        {tool} spam {s} {dev(0)}/reset 1 {dev(0)}/disksize 32M > {HZ}/spam &
+            > {HZ}/ol$i & pids="$pids $!"; done
+        {tool} openloop /dev/ramzswap0 {s} open > {HZ}/ol3 & pids="$pids $!"
+        {tool} spam {s} {dev(0)}/reset 1 {dev(0)}/disksize 32M > {HZ}/spam & pids="$pids $!"
         end=$(( $(date +%s) + {s} )); n=0
         while [ $(date +%s) -lt $end ]; do
           cat {dev(0)}/mm_stat {dev(0)}/io_stat {dev(0)}/xv_stat {dev(0)}/debug_stat \
               {dev(0)}/initstate {dev(0)}/disksize {dev(0)}/mem_used_max > /dev/null; n=$((n+1))
         done
-        wait; echo $n > {HZ}/reads""", timeout=s + 300)
+        {wait_each()} && echo $n > {HZ}/reads""", timeout=s + 300)
     c = _race_counts(g, ["ol1", "ol2", "ol3", "spam"])
     reads = g.cat(f"{HZ}/reads").strip()
     spam = {w["path"].rsplit("/", 1)[1]: w["result"] for w in c["spam"]["writes"]}
@@ -612,7 +615,7 @@ def test_race_hot_remove_vs_open(hz: Rzs, guest: Guest) -> None:
           rs=$!
           {tool} spam 2 {CTL}/hot_remove $id > {HZ}/hr.$c &
           hr=$!
-          wait $op $rs $hr
+          pids="$op $rs $hr"; {wait_each()} || exit 4
           if [ -e /sys/block/ramzswap$id ]; then echo $id > {CTL}/hot_remove || exit 3; fi
           gather {HZ}/ol.$c ol.$c; gather {HZ}/rs.$c rs.$c; gather {HZ}/hr.$c hr.$c
         done
@@ -654,14 +657,16 @@ def test_race_init_vs_first_io(hz: Rzs, guest: Guest) -> None:
           [ $(date +%s) -ge $end ] && break
           c=$((c + 1)); comp=${{pair%:*}}; other=${{pair#*:}}
           echo 1 > {dev(0)}/reset || exit 1
+          pids=
           for i in 1 2; do
             {tool} openloop /dev/ramzswap0 2 rw 64 $((i * 64)) > {HZ}/ol$i.$c &
+            pids="$pids $!"
           done
-          {tool} spam 2 {dev(0)}/comp_algorithm $other > {HZ}/sp.$c &
+          {tool} spam 2 {dev(0)}/comp_algorithm $other > {HZ}/sp.$c & pids="$pids $!"
           sleep 0.2
           echo $comp > {dev(0)}/comp_algorithm 2>/dev/null
           echo 16M > {dev(0)}/disksize || exit 2
-          wait
+          {wait_each()} || exit 3
           echo "cur.$c $comp $other $(cat {dev(0)}/comp_algorithm)" >> {HZ}/all
           gather {HZ}/ol1.$c ol1.$c; gather {HZ}/ol2.$c ol2.$c; gather {HZ}/sp.$c sp.$c
         done
@@ -738,10 +743,11 @@ def test_race_rmmod_under_load(hz: Rzs, guest: Guest) -> None:
     out = g.run(f"""
         {g.hog} --mib 64 --kind mixed --seed 4 --pageout --passes 2 --json --quiet \
             > {HZ}/hog.json 2>/dev/null &
-        hp=$!; echo $hp >> {HZ}/pids
-        {tool} openloop /dev/ramzswap2 15 rw 1024 > {HZ}/ol2 &
+        hp=$!; echo $hp >> {HZ}/pids; pids=$hp
+        {tool} openloop /dev/ramzswap2 15 rw 1024 > {HZ}/ol2 & pids="$pids $!"
         ( end=$(( $(date +%s) + 15 )); while [ $(date +%s) -lt $end ]; do
-            dd if=/dev/urandom of=/mnt/hz/f bs=64k count=16 status=none; sync; done ) &
+            dd if=/dev/urandom of=/mnt/hz/f bs=64k count=16 status=none && sync || exit 1
+          done ) & pids="$pids $!"
         refused=0; removed=0
         for i in $(seq 50); do
           for m in ramzswap xvmalloc; do
@@ -749,7 +755,7 @@ def test_race_rmmod_under_load(hz: Rzs, guest: Guest) -> None:
             else refused=$((refused + 1)); fi
           done
         done
-        wait; echo "refused=$refused removed=$removed" """, timeout=1800).stdout
+        {wait_each()} && echo "refused=$refused removed=$removed" """, timeout=1800).stdout
     m = re.search(r"refused=(\d+) removed=(\d+)", out)
     assert m, out
     refused, removed = int(m.group(1)), int(m.group(2))
@@ -773,15 +779,18 @@ def test_race_rmmod_under_load(hz: Rzs, guest: Guest) -> None:
           {tool} openloop /dev/ramzswap0 3 rw 256 > {HZ}/o0.$c &
           o0=$!
           {tool} openloop /dev/ramzswap1 3 open > {HZ}/o1.$c &
+          pids="$o0 $!"
+          # attribute reads racing rmmod: they fail once the module is gone
           ( e=$(( $(date +%s) + 3 )); while [ $(date +%s) -lt $e ]; do
               cat {dev(0)}/mm_stat {dev(0)}/xv_stat {dev(1)}/initstate {dev(1)}/disksize
-            done > /dev/null 2>&1 ) &
+            done > /dev/null 2>&1; exit 0 ) &
+          pids="$pids $!"
           n=0
           until rmmod ramzswap 2>/dev/null; do
             n=$((n + 1)); [ $n -gt 100000 ] && exit 2
           done
           kill -0 $o0 2>/dev/null && early=1 || early=0
-          wait
+          {wait_each()} || exit 3
           echo "rm.$c $n $early" >> {HZ}/all
           gather {HZ}/o0.$c o0.$c; gather {HZ}/o1.$c o1.$c
         done
@@ -845,9 +854,12 @@ def test_lowmem_pressure(hz: Rzs, guest: Guest) -> None:
         script.write_text(SAMPLER)
         g.put(script, f"{HZ}/sampler.sh")
     g.run(f"sh {HZ}/sampler.sh > {HZ}/samples 2>/dev/null < /dev/null &")
-    g.run(f"sh -c 'echo $$ >> {HZ}/pids; exec {g.hog} --mib {LOWMEM_HOG_MIB} --kind random "
-          f"--seed 12 --pageout --passes 1 --json --quiet' > {HZ}/hog.json 2> {HZ}/hog.err "
-          f"< /dev/null &")
+    g.run(f"sh -c 'echo $$ >> {HZ}/pids; {g.hog} --mib {LOWMEM_HOG_MIB} --kind random "
+          f"--seed 12 --pageout --passes 1 --json --quiet > {HZ}/hog.json 2> {HZ}/hog.err; "
+          f"echo $? > {HZ}/hog.rc' < /dev/null > /dev/null 2>&1 &")
+    # ssh latency is a figure for the report, not a pass/fail criterion (a
+    # loaded host makes it anything); only a hang fails: a probe that gets no
+    # answer within its 300 s timeout raises.
     latencies = []
     t_start = time.monotonic()
     while time.monotonic() - t_start < 1500:
@@ -858,7 +870,10 @@ def test_lowmem_pressure(hz: Rzs, guest: Guest) -> None:
             break
         time.sleep(2)
     seconds = time.monotonic() - t_start
+    hog_rc = g.run(f"for i in $(seq 100); do [ -s {HZ}/hog.rc ] && break; sleep 0.1; done; "
+                   f"cat {HZ}/hog.rc").stdout.strip()
     _stop_bg(g)      # the sampler (the hog has exited)
+    assert hog_rc == "0", f"hog exited {hog_rc}: {g.cat(f'{HZ}/hog.err')[-2000:]}"
     hog = last_json(g.cat(f"{HZ}/hog.json"))
     samples = []
     for line in g.cat(f"{HZ}/samples").splitlines():
@@ -885,7 +900,6 @@ def test_lowmem_pressure(hz: Rzs, guest: Guest) -> None:
     assert pool_bytes > low_total, (pool_bytes, low_total)
     assert base_min == {wm0["min"] - wm0.get("boost", 0)}, (base_min, wm0)
     assert not below, f"Normal zone free fell below min: {below[:10]}"
-    assert max(latencies) < 30, latencies
     reports = klog.alloc_failure_reports(g.klog_since(mark))
     ours = [r for r in reports if klog.ours_in_trace(r)]
     assert not ours, "allocation failure warnings from our code (no __GFP_NOWARN):\n" + \
@@ -1007,7 +1021,7 @@ def test_soak_swap(hz: Rzs, guest: Guest) -> None:
         g.run(f"for s in $(seq {SOAK_HOGS}); do "
               f"  {g.hog} --mib {SOAK_HOG_MIB} --kind mixed --seed $((s + 10 * {rounds})) "
               f"  --pageout --passes 6 --json --quiet > {HZ}/soak.$s.json 2>/dev/null & "
-              f"done; wait", timeout=7200)
+              f"pids=\"$pids $!\"; done; {wait_each()}", timeout=7200)
         for s in range(1, SOAK_HOGS + 1):
             res = last_json(g.cat(f"{HZ}/soak.{s}.json"))
             mismatches += res["mismatches"]

@@ -7,11 +7,11 @@ module loaded (the `rzs` fixture), whatever happens in between."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from vm import kmemleak
 from vm.testing.rzs import (
     PAGE,
     MiB,
@@ -19,21 +19,9 @@ from vm.testing.rzs import (
     kernel_zeros,
     make_mixed_file,
 )
+from vm.testing.shell import wait_each
 
 pytestmark = pytest.mark.vm
-
-
-@pytest.fixture
-def rzs(guest: Any) -> Iterator[Rzs]:
-    r = Rzs(guest)
-    r.cleanup()          # a previous test may have died half-way
-    guest.run("rm -rf /tmp/rzs; mkdir -p /tmp/rzs")
-    try:
-        yield r
-    finally:
-        guest.run("rm -rf /tmp/rzs; mkdir -p /tmp/rzs", check=False)
-        r.cleanup()
-        assert not r.loaded()
 
 
 def _zero_stats(r: Rzs, dev: int) -> None:
@@ -353,7 +341,7 @@ def test_concurrent_sector_writers_same_pages(rzs: Rzs, guest: Any) -> None:
               "  s=$((p * 8 + k)); "
               "  dd if=/tmp/rzs/src of=/dev/ramzswap0 bs=512 skip=$s seek=$s count=1 "
               "     oflag=direct status=none || exit 1; "
-              "done ) & done; wait", timeout=900)
+              f"done ) & pids=\"$pids $!\"; done; {wait_each()}", timeout=900)
     guest.run("dd if=/dev/ramzswap0 bs=1M count=1 iflag=direct status=none | cmp - /tmp/rzs/src")
     io = rzs.io_stat(0)
     assert io["failed_reads"] == io["failed_writes"] == io["invalid_io"] == 0, io
@@ -436,7 +424,7 @@ def test_multiple_devices(rzs: Rzs, guest: Any) -> None:
         guest.run(f"head -c {4 * (dev + 1)}M /dev/urandom > /tmp/rzs/d{dev}")
     # write all three at once, then check each device holds its own data
     guest.run("for d in 0 1 2; do dd if=/tmp/rzs/d$d of=/dev/ramzswap$d bs=1M oflag=direct "
-              "status=none & done; wait")
+              f"status=none & pids=\"$pids $!\"; done; {wait_each()}")
     for dev in range(3):
         n = 4 * (dev + 1)
         guest.run(f"dd if=/dev/ramzswap{dev} bs=1M count={n} iflag=direct status=none "
@@ -533,11 +521,9 @@ def test_insmod_rmmod_cycles_no_leaks(rzs: Rzs, guest: Any) -> None:
     guest.run("head -c 4M /dev/urandom | dd of=/dev/ramzswap0 bs=1M oflag=direct status=none")
     rzs.reset(0)
     if have_kmemleak:
-        guest.run(f"echo scan > {kml}; sleep 6; echo scan > {kml}", timeout=900)
-        report = guest.run(f"cat {kml}").stdout
-        ours = [blk for blk in report.split("unreferenced object")
-                if "ramzswap" in blk or "xv_" in blk or "rzs_" in blk]
-        assert not ours, "kmemleak reports objects from our modules:\n" + "\n".join(ours)
+        ours = kmemleak.ours(guest.kmemleak_scan())
+        assert not ours, "kmemleak reports leaks through our modules:\n" + \
+            "\n\n".join(lk.text for lk in ours)
 
 
 # ---------------------------------------------------------------------------
