@@ -1,0 +1,57 @@
+"""The debug kernel really debugs the slab: SLUB_DEBUG_ON puts red zones,
+poisoning, owner tracking and sanity checks on every cache, and 6.1's own
+KUnit suite (lib/slub_kunit.c, slub_kunit.ko) corrupts red zones, free
+pointers and poisoned objects and passes only if SLUB detects each one.
+Page poisoning (page_poison=1) is on the command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from vm.guest import Guest
+from vm.ktap import INCOMPLETE, SUITE_FAILURE, KtapError, parse_ktap
+
+pytestmark = [pytest.mark.vm, pytest.mark.debug_only]
+
+SUITE = "slub_test"
+RESULTS = f"/sys/kernel/debug/kunit/{SUITE}/results"
+# lib/slub_kunit.c in 6.1 without KASAN (our kernels have none)
+CASES = ["test_clobber_zone", "test_next_pointer", "test_first_word",
+         "test_clobber_50th_byte", "test_clobber_redzone_free"]
+
+
+def test_slub_debug_metadata_on_every_cache(guest: Guest) -> None:
+    """SLUB_DEBUG_ON: kmalloc-64 objects carry red zones and owner tracks, so
+    their slot (slabinfo's objsize, s->size) is larger than 64 bytes.  (The
+    tiny kernel has no SLUB sysfs to read the flags from.)"""
+    sizes = {}
+    for line in guest.cat("/proc/slabinfo").splitlines():
+        f = line.split()
+        if f and f[0] in ("kmalloc-64", "kmalloc-128"):
+            sizes[f[0]] = int(f[3])
+    assert set(sizes) == {"kmalloc-64", "kmalloc-128"}, sizes
+    assert sizes["kmalloc-64"] > 64 and sizes["kmalloc-128"] > 128, sizes
+    assert "page_poison=1" in guest.cat("/proc/cmdline").split()
+
+
+def test_slub_kunit_detects_corruption(guest: Guest) -> None:
+    g = guest
+    g.run("mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug")
+    g.run("! grep -q '^slub_kunit ' /proc/modules || rmmod slub_kunit")
+    try:
+        g.run("modprobe slub_kunit", timeout=600)
+        results = g.cat(RESULTS)
+    finally:
+        g.run("! grep -q '^slub_kunit ' /proc/modules || rmmod slub_kunit", check=False)
+    try:
+        found = parse_ktap(results)
+    except KtapError as e:
+        pytest.fail(f"{RESULTS} is not KTAP ({e}):\n{results}")
+    cases = {c.name: c for c in found if c.name not in (INCOMPLETE, SUITE_FAILURE)}
+    assert sorted(cases) == sorted(CASES), f"cases: {sorted(cases)}\n{results}"
+    for name in CASES:
+        c = cases[name]
+        assert not c.skipped, f"{name} was skipped: {c.diag}"
+        # each case expects a given count of SLUB error reports; it fails when
+        # SLUB did not detect its corruption
+        assert c.ok, f"{name}: SLUB did not report the corruption as expected:\n{c.diag}"
