@@ -287,8 +287,7 @@ def test_fault_injection_setup_paths(hz: Rzs, guest: Guest) -> None:
     names, _ = hz.algorithms()
     figures = []
     for comp in ("lzo-rle", "zstd"):
-        if comp not in names:
-            continue
+        assert comp in names, f"{comp} missing from {names}"
         hz.set(0, "comp_algorithm", comp)
         res = _failnth(g, f"w:{dev(0)}/disksize:64M w:{dev(0)}/reset:1")
         figures.append(f"disksize ({comp}): {res}")
