@@ -1,5 +1,8 @@
 """SSH to the guest with paramiko: wait for sshd, run with a timeout, copy files.
-Every failure raises SshError naming what failed and the guest's console log."""
+Every failure to reach the guest raises SshError (a StepError) naming what
+failed and the guest's console log; a command that exits non-zero where
+success was required raises CommandFailed (an AssertionError: a test's
+failure, with the command's output)."""
 
 from __future__ import annotations
 
@@ -11,13 +14,15 @@ from pathlib import Path
 
 import paramiko
 
+from vm.errors import StepError
 
-class SshError(RuntimeError):
-    """Could not reach the guest, or a command hung or failed."""
+
+class SshError(StepError):
+    """Could not reach the guest, or a command hung.  A StepError (the one
+    error root of the tooling) whose log is the guest's console."""
 
     def __init__(self, what: str, console_log: Path | None = None) -> None:
-        msg = what + (f" (guest console log: {console_log})" if console_log else "")
-        super().__init__(msg)
+        super().__init__("ssh", what, console_log)
 
 
 @dataclass(frozen=True)
