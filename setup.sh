@@ -16,12 +16,18 @@ die() { echo "setup.sh: error: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (apt-get, and mmdebstrap builds the guest as root): sudo ./setup.sh"
 
-# Free space: two kernel builds, the unpacked source and the image need ~6 GiB.
+# Free space, checked before anything is written.
+need_space() { # need_space DIR MIB WHAT
+  local avail_kib
+  avail_kib=$(df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')
+  [ "${avail_kib:-0}" -ge $(($2 * 1024)) ] ||
+    die "only $((${avail_kib:-0} / 1024)) MiB free under $1; $3 needs about $(($2 / 1024)) GiB$4"
+}
+# Two kernel builds, the unpacked source and the image need ~6 GiB.
 cache=${RAMZSWAP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ramzswap}
 mkdir -p "$cache" 2>/dev/null || die "cannot create the cache directory $cache"
-avail_kib=$(df -Pk "$cache" | awk 'NR == 2 { print $4 }')
-[ "${avail_kib:-0}" -ge $((6 * 1024 * 1024)) ] ||
-  die "only $((avail_kib / 1024)) MiB free under $cache; the build needs about 6 GiB (set RAMZSWAP_CACHE to a roomier place)"
+need_space "$cache" $((6 * 1024)) "the build" " (set RAMZSWAP_CACHE to a roomier place)"
+need_space . 1024 "the Python venv (.venv/)" ""
 
 # arch-test: mmdebstrap needs it for a foreign-architecture (i386) root; it is
 # only a Recommends of mmdebstrap, which --no-install-recommends skips.
@@ -35,10 +41,15 @@ for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
+  need_space /var/cache/apt/archives 2048 "installing ${#missing[@]} Debian packages" ""
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/tmp/ramzswap-apt-update.log 2>&1 ||
-    die "apt-get update failed (no network or no Debian mirror?): see /tmp/ramzswap-apt-update.log"
+  # apt-get update exits 0 when it only warns that an index could not be fetched.
+  if ! apt-get update >/tmp/ramzswap-apt-update.log 2>&1 ||
+     grep -qE '^(W|E|Err):.*(Failed to fetch|Temporary failure resolving|Could not resolve|unreachable|Could not connect)' \
+       /tmp/ramzswap-apt-update.log; then
+    die "apt-get update could not reach the Debian archive (no network?): see /tmp/ramzswap-apt-update.log"
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/ramzswap-apt-install.log 2>&1 ||
     die "apt-get install failed for: ${missing[*]}: see /tmp/ramzswap-apt-install.log"
 fi

@@ -47,4 +47,4 @@ def problems() -> list[str]:
 def require() -> None:
     found = problems()
     if found:
-        raise StepError("preflight", "; ".join(found) + " (or run .ci/setup)")
+        raise StepError("preflight", "; ".join(found) + " (./setup.sh installs them)")
