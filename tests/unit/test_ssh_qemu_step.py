@@ -87,6 +87,36 @@ def test_qemu_missing_kernel_is_clear(tmp_path: Path) -> None:
         qemu.start(cfg)
 
 
+def test_qemu_port_taken_meanwhile_is_retried(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process binds the port free_port() chose before QEMU does: the
+    real QEMU refuses the forwarding rule, and _spawn tries another port.  (No
+    kernel exists, so the second QEMU, past the network set-up, stops at the
+    kernel: that error is the one reported.)"""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = [taken.getsockname()[1]]
+    real_free_port = qemu.free_port
+
+    def racy_free_port() -> int:
+        port = ports.pop(0) if ports else real_free_port()
+        chosen.append(port)
+        return port
+
+    chosen: list[int] = []
+    monkeypatch.setattr(qemu, "free_port", racy_free_port)
+    (tmp_path / "img").write_bytes(bytes(1 << 20))   # QEMU opens the drive first
+    cfg = qemu.QemuConfig(tmp_path / "bzImage", tmp_path / "img", tmp_path / "c.log")
+    try:
+        with pytest.raises(StepError) as ei:
+            qemu._spawn(cfg, "tcg")
+    finally:
+        taken.close()
+    assert len(chosen) == 2 and chosen[0] != chosen[1], chosen
+    assert "host forwarding" not in ei.value.tail and "kernel" in ei.value.tail, ei.value
+
+
 def test_failed_step_names_log_and_tail(tmp_path: Path) -> None:
     log = tmp_path / "x.log"
     with pytest.raises(StepError) as ei:
