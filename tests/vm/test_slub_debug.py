@@ -9,12 +9,11 @@ from __future__ import annotations
 import pytest
 
 from vm.guest import Guest
-from vm.ktap import INCOMPLETE, SUITE_FAILURE, KtapError, parse_ktap
+from vm.testing.kunit import run_suite
 
 pytestmark = [pytest.mark.vm, pytest.mark.debug_only]
 
 SUITE = "slub_test"
-RESULTS = f"/sys/kernel/debug/kunit/{SUITE}/results"
 # lib/slub_kunit.c in 6.1 without KASAN (our kernels have none)
 CASES = ["test_clobber_zone", "test_next_pointer", "test_first_word",
          "test_clobber_50th_byte", "test_clobber_redzone_free"]
@@ -35,22 +34,10 @@ def test_slub_debug_metadata_on_every_cache(guest: Guest) -> None:
 
 
 def test_slub_kunit_detects_corruption(guest: Guest) -> None:
-    g = guest
-    g.run("mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug")
-    g.run("! grep -q '^slub_kunit ' /proc/modules || rmmod slub_kunit")
-    try:
-        g.run("modprobe slub_kunit", timeout=600)
-        results = g.cat(RESULTS)
-    finally:
-        g.run("! grep -q '^slub_kunit ' /proc/modules || rmmod slub_kunit", check=False)
-    try:
-        found = parse_ktap(results)
-    except KtapError as e:
-        pytest.fail(f"{RESULTS} is not KTAP ({e}):\n{results}")
-    cases = {c.name: c for c in found if c.name not in (INCOMPLETE, SUITE_FAILURE)}
-    assert sorted(cases) == sorted(CASES), f"cases: {sorted(cases)}\n{results}"
+    run = run_suite(guest, SUITE, "slub_kunit", "modprobe slub_kunit")
+    assert sorted(run.cases) == sorted(CASES), f"cases: {sorted(run.cases)}\n{run.results}"
     for name in CASES:
-        c = cases[name]
+        c = run.cases[name]
         assert not c.skipped, f"{name} was skipped: {c.diag}"
         # each case expects a given count of SLUB error reports; it fails when
         # SLUB did not detect its corruption

@@ -1,22 +1,17 @@
 """xvmalloc.ko in the guest: its KUnit suite (xvmalloc_test.ko, suite
 "xvmalloc"), one pytest result per KUnit case, and load/unload cycles.
 
-The suite runs once per booted guest, when the first KUnit test here asks
-for it; the others read the same results.  Results come from debugfs
-(/sys/kernel/debug/kunit/xvmalloc/results); 6.1 keeps only 512 bytes of log
-per case there, so a case whose diagnostics overflowed it is looked up in
-the kernel log (the same KTAP, printed in full) instead."""
+The suite runs once per booted guest (vm/testing/kunit.py), when the first
+KUnit test here asks for it; the others read the same results."""
 
 from __future__ import annotations
-
-import time
-from dataclasses import dataclass
 
 import pytest
 
 from vm import kmemleak
 from vm.guest import Guest
-from vm.ktap import INCOMPLETE, SUITE_FAILURE, KtapCase, KtapError, parse_ktap
+from vm.testing.kunit import SuiteRun, loaded, run_suite
+from vm.testing.kunit import unload as _unload
 
 pytestmark = pytest.mark.vm
 
@@ -44,73 +39,20 @@ CASES = [
     "xvt_concurrency",
 ]
 
-@dataclass
-class SuiteRun:
-    cases: dict[str, KtapCase]
-    results: str        # the debugfs results file
-    klog: str           # kernel log lines printed while the suite ran
-    from_klog: list[str]
-
-
 _runs: dict[int, SuiteRun] = {}
 
 
-def _loaded(guest: Guest, module: str) -> bool:
-    return guest.run(f"test -d /sys/module/{module}", check=False).status == 0
-
-
-def _unload(guest: Guest, *modules: str) -> None:
-    for m in modules:
-        if _loaded(guest, m):
-            guest.run(f"rmmod {m}")
-        assert not _loaded(guest, m), f"{m} still loaded after rmmod"
-
-
-def _suite_cases(text: str) -> dict[str, KtapCase]:
-    """The suite's cases in *text*, by name; {} if it holds no KTAP result."""
-    try:
-        found = parse_ktap(text)
-    except KtapError:
-        return {}
-    return {c.name: c for c in found if c.suite in (SUITE, "")}
-
-
 def _run_suite(guest: Guest) -> SuiteRun:
-    mods = guest.modules_dir
-    guest.run("mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug")
-    _unload(guest, "xvmalloc_test")
-    ours = not _loaded(guest, "xvmalloc")
+    ours = not loaded(guest, "xvmalloc")
     if ours:
-        guest.run(f"insmod {mods}/xvmalloc.ko")
-    marker = f"xvmalloc-kunit-start-{time.time_ns()}"
-    guest.run(f"echo {marker} > /dev/kmsg")
+        guest.run(f"insmod {guest.modules_dir}/xvmalloc.ko")
     try:
-        guest.run(f"insmod {mods}/xvmalloc_test.ko", timeout=KUNIT_TIMEOUT_S)
-        results = guest.run(f"cat {RESULTS}", check=False).stdout
-        dmesg = guest.run("dmesg", timeout=60).stdout
+        return run_suite(guest, SUITE, "xvmalloc_test",
+                         f"insmod {guest.modules_dir}/xvmalloc_test.ko", KUNIT_TIMEOUT_S)
     finally:
-        guest.run("rmmod xvmalloc_test", check=False)
         if ours:
             guest.run("rmmod xvmalloc", check=False)
-    klog = dmesg.split(marker, 1)[-1]
-    if "kunit: disabled" in klog:
-        pytest.fail("KUnit is disabled in this kernel (\"kunit: disabled\"): the debug "
-                    "flavour needs CONFIG_KUNIT_DEFAULT_ENABLED=y or kunit.enable=1 on "
-                    "the kernel command line")
-    assert not _loaded(guest, "xvmalloc_test"), "rmmod xvmalloc_test failed"
-    assert not ours or not _loaded(guest, "xvmalloc"), "rmmod xvmalloc failed"
-    # debugfs first; a case it lost (its 512-byte log overflowed) comes from
-    # the kernel log, which also decides whether the suite was incomplete
-    from_file = _suite_cases(results)
-    logged = _suite_cases(klog)
-    cases = {n: c for n, c in from_file.items() if n not in (INCOMPLETE, SUITE_FAILURE)}
-    filled = [n for n in logged if n not in cases]
-    for name in filled:
-        cases[name] = logged[name]
-    if not cases:
-        pytest.fail(f"no KUnit results for {SUITE}\n--- {RESULTS} ---\n{results}\n"
-                    f"--- kernel log ---\n{klog[-3000:]}")
-    return SuiteRun(cases, results, klog, filled)
+            assert not loaded(guest, "xvmalloc"), "rmmod xvmalloc failed"
 
 
 _failures: dict[int, str] = {}
@@ -169,7 +111,7 @@ def test_load_unload_cycles(guest: Guest) -> None:
         guest.run(f"echo clear > {kml}")
     for i in range(CYCLES):
         guest.run(f"insmod {mods}/xvmalloc.ko")
-        assert _loaded(guest, "xvmalloc"), f"cycle {i}: xvmalloc not loaded"
+        assert loaded(guest, "xvmalloc"), f"cycle {i}: xvmalloc not loaded"
         if with_kunit:
             guest.run(f"insmod {mods}/xvmalloc_test.ko", timeout=KUNIT_TIMEOUT_S)
             last = guest.run(f"tail -n 1 {RESULTS}", check=False).stdout.strip()
@@ -183,4 +125,4 @@ def test_load_unload_cycles(guest: Guest) -> None:
             assert not ours, f"kmemleak after {CYCLES} cycles, through our modules:\n" + \
                 "\n\n".join(lk.text for lk in ours)
         guest.run("rmmod xvmalloc")
-        assert not _loaded(guest, "xvmalloc"), f"cycle {i}: xvmalloc still loaded"
+        assert not loaded(guest, "xvmalloc"), f"cycle {i}: xvmalloc still loaded"
