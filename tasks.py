@@ -14,6 +14,7 @@ from vm import paths
 from vm.errors import StepError
 
 FLAVOUR_HELP = "kernel flavour: debug (correctness) or perf (benchmarks); default: both for build"
+KERNEL_HELP = f"kernel series: {' or '.join(paths.KERNELS)} (default {paths.DEFAULT_KERNEL})"
 
 
 def _flavours(flavour: str) -> tuple[str, ...]:
@@ -24,16 +25,24 @@ def _flavours(flavour: str) -> tuple[str, ...]:
     return (flavour,)
 
 
+def _kernel(kernel: str) -> str:
+    if kernel not in paths.KERNELS:
+        raise Exit(f"unknown kernel {kernel!r}: choose {' or '.join(paths.KERNELS)}", 2)
+    return kernel
+
+
 def _fail(e: StepError) -> Exit:
     return Exit(f"error: {e}", 1)
 
 
-@task(help={"flavour": FLAVOUR_HELP, "force": "rebuild even if the cache is valid"})
-def build(c: Context, flavour: str = "all", force: bool = False) -> None:
+@task(help={"flavour": FLAVOUR_HELP, "force": "rebuild even if the cache is valid",
+            "kernel": KERNEL_HELP})
+def build(c: Context, flavour: str = "all", force: bool = False,
+          kernel: str = paths.DEFAULT_KERNEL) -> None:
     """Build kernel(s), our modules, guest programs and the i386 guest image (cached)."""
     from vm import pipeline
     try:
-        built = pipeline.build(_flavours(flavour), force=force)
+        built = pipeline.build(_flavours(flavour), force=force, series=_kernel(kernel))
     except StepError as e:
         raise _fail(e) from e
     for fl, b in built.items():
@@ -45,12 +54,14 @@ def build(c: Context, flavour: str = "all", force: bool = False) -> None:
 @task(help={"flavour": "all (default: debug, plus the both_flavours tests on perf), debug "
                       "or perf", "k": "pytest -k expression",
             "long": "also run the long soak tests", "unit_only": "host unit tests only",
-            "pytest_args": "extra arguments for pytest"})
+            "pytest_args": "extra arguments for pytest", "kernel": KERNEL_HELP})
 def test_vm(c: Context, flavour: str = "all", k: str = "", long: bool = False,
-            unit_only: bool = False, pytest_args: str = "") -> None:
+            unit_only: bool = False, pytest_args: str = "",
+            kernel: str = paths.DEFAULT_KERNEL) -> None:
     """Run the tests: host unit tests, then the guest tests on a booted VM."""
     args = [sys.executable, "-m", "pytest", "-ra", "--capture=tee-sys",
-            "tests/unit" if unit_only else "tests", f"--flavour={flavour}"]
+            "tests/unit" if unit_only else "tests", f"--flavour={flavour}",
+            f"--kernel={_kernel(kernel)}"]
     if k:
         args += ["-k", k]
     if long:
@@ -65,12 +76,12 @@ def test_vm(c: Context, flavour: str = "all", k: str = "", long: bool = False,
         raise Exit(f"tests failed (pytest exit {rc}); logs under {paths.logs_dir()}", rc)
 
 
-@task(help={"flavour": "debug (default) or perf"})
-def shell(c: Context, flavour: str = "debug") -> None:
+@task(help={"flavour": "debug (default) or perf", "kernel": KERNEL_HELP})
+def shell(c: Context, flavour: str = "debug", kernel: str = paths.DEFAULT_KERNEL) -> None:
     """Boot a guest (building what is missing) and open an interactive ssh shell."""
     from vm import guest, pipeline
     try:
-        b = pipeline.build(_flavours(flavour))[flavour]
+        b = pipeline.build(_flavours(flavour), series=_kernel(kernel))[flavour]
         g = guest.boot(b.kernel, b.image, b.modules.kos, b.programs, tag="shell")
     except StepError as e:
         raise _fail(e) from e
@@ -83,12 +94,13 @@ def shell(c: Context, flavour: str = "debug") -> None:
         g.stop()
 
 
-@task(help={"flavour": "kernel to check against (default debug)"})
-def check(c: Context, flavour: str = "debug") -> None:
+@task(help={"flavour": "kernel to check against (default debug)", "kernel": KERNEL_HELP})
+def check(c: Context, flavour: str = "debug", kernel: str = paths.DEFAULT_KERNEL) -> None:
     """checkpatch --strict, W=1 and sparse (C=1) over kernel/."""
-    from vm import kernel, modules
+    from vm import kernel as vm_kernel
+    from vm import modules
     try:
-        kb = kernel.build(_flavours(flavour)[0])
+        kb = vm_kernel.build(_flavours(flavour)[0], series=_kernel(kernel))
         found = modules.check(kb)
     except StepError as e:
         raise _fail(e) from e
@@ -107,20 +119,21 @@ def clean(c: Context, all: bool = False) -> None:
         shutil.rmtree(root, ignore_errors=True)
         print(f"removed {root}")
         return
-    for d in (root / "modules", root / "check", paths.logs_dir()):
+    for d in (root / "modules", *root.glob("check*"), paths.logs_dir()):
         shutil.rmtree(d, ignore_errors=True)
     print(f"cleaned {root} (kept kernel builds, source and image; --all removes them)")
 
 
 
-@task(help={"quick": "a small run: a few minutes under TCG (default: the full run, ~20-30 min)"})
-def bench(c: Context, quick: bool = False) -> None:
+@task(help={"quick": "a small run: a few minutes under TCG (default: the full run, ~20-30 min)",
+            "kernel": KERNEL_HELP})
+def bench(c: Context, quick: bool = False, kernel: str = paths.DEFAULT_KERNEL) -> None:
     """Allocators (xvmalloc, zsmalloc, kmalloc, kmem_caches) and devices (ramzswap, zram,
     brd) side by side in one perf boot; writes results/<timestamp>-<plan>/."""
     from bench import report
     from bench import run as bench_run
     try:
-        out = bench_run.run(quick=quick)
+        out = bench_run.run(quick=quick, kernel=_kernel(kernel))
     except StepError as e:
         raise _fail(e) from e
     latest = paths.RESULTS / report.latest_name("quick" if quick else "full")

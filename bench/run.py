@@ -101,13 +101,14 @@ def run_in_guest(g: Guest, plan: Plan) -> dict[str, Any]:
     return res
 
 
-def run(quick: bool = False, out_root: Path = paths.RESULTS) -> Path:
-    """Build (cached) and boot the perf kernel, run the plan, write the report.
-    Returns the results directory."""
+def run(quick: bool = False, out_root: Path = paths.RESULTS,
+        kernel: str = paths.DEFAULT_KERNEL) -> Path:
+    """Build (cached) and boot the perf kernel of series *kernel*, run the plan,
+    write the report.  Returns the results directory."""
     from vm import guest, pipeline
 
     plan = QUICK if quick else FULL
-    built = pipeline.build(("perf",))["perf"]
+    built = pipeline.build(("perf",), series=kernel)["perf"]
     if "xvbench" not in built.modules.kos:
         raise RuntimeError("xvbench.ko was not built: is `obj-m += bench/` in kernel/Kbuild?")
     g = guest.boot(built.kernel, built.image, built.modules.kos, built.programs, tag="bench")

@@ -9,6 +9,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--flavour", default="all", choices=("debug", "perf", "all"),
                      help="kernel flavour(s) for guest tests (default: all = debug, plus "
                           "the tests marked both_flavours on perf)")
+    parser.addoption("--kernel", default="6.1", choices=("6.1", "6.12"),
+                     help="kernel series the guest tests boot (default 6.1)")
     parser.addoption("--long", action="store_true", help="also run tests marked long (soak)")
 
 

@@ -100,6 +100,9 @@ def kconfig_env(srctree: Path) -> dict[str, str]:
         "SRCARCH": SRCARCH,
         "CC": "gcc",
         "LD": "ld",
+        # 6.12's TOOLS_SUPPORT_RELR test runs $(NM) and $(OBJCOPY) too.
+        "NM": "nm",
+        "OBJCOPY": "objcopy",
         "HOSTCC": "gcc",
         "HOSTCXX": "g++",
         "RUSTC": "rustc",

@@ -62,15 +62,15 @@ def build(kb: KernelBuild, force: bool = False) -> ModulesBuild:
     kernel_key = stamp.read_text() if stamp.exists() else "unstamped"
     key = cache.hash_parts([cache.hash_files(sources(), paths.KERNEL_MODULES_SRC),
                             str(kb.build_dir.resolve()), kernel_key])
-    out = paths.modules_out_dir(kb.flavour)
+    out = paths.modules_out_dir(kb.name)
     tree = out / "src"
-    log = paths.ensure(paths.logs_dir()) / f"modules-{kb.flavour}.log"
+    log = paths.ensure(paths.logs_dir()) / f"modules-{kb.name}.log"
     with cache.locked(out):
         _build_locked(kb, out, tree, log, key, force)
     kos = {p.stem: p for p in sorted(tree.rglob("*.ko"))}
     warns = warnings_in(log)
     for w in warns:
-        say(f"modules {kb.flavour}: {w}")
+        say(f"modules {kb.name}: {w}")
     return ModulesBuild(kb.flavour, kos, warns)
 
 
@@ -80,11 +80,11 @@ def _build_locked(kb: KernelBuild, out: Path, tree: Path, log: Path, key: str,
         paths.ensure(out)
         cache.invalidate(out)
         _copy_tree(tree)
-        with stage(f"modules {kb.flavour}: make M=kernel W=1 (log: {log})"):
-            run_logged(f"modules {kb.flavour} build", _make(kb, tree, "-j2", "modules"), log)
+        with stage(f"modules {kb.name}: make M=kernel W=1 (log: {log})"):
+            run_logged(f"modules {kb.name} build", _make(kb, tree, "-j2", "modules"), log)
         cache.mark_complete(out, key)
     else:
-        say(f"modules {kb.flavour}: up to date, reused {tree}")
+        say(f"modules {kb.name}: up to date, reused {tree}")
 
 
 def check(kb: KernelBuild) -> list[str]:
@@ -94,11 +94,12 @@ def check(kb: KernelBuild) -> list[str]:
         say("check: kernel/ has no module sources yet; nothing to check")
         return []
     srctree = kb.build_dir.resolve()
-    checkpatch = paths.src_dir() / "linux-source-6.1" / "scripts" / "checkpatch.pl"
+    checkpatch = kb.srctree / "scripts" / "checkpatch.pl"
     if shutil.which("sparse") is None:
         raise StepError("check", "sparse not found: apt-get install sparse")
     problems: list[str] = []
-    log = paths.ensure(paths.logs_dir()) / "check.log"
+    suffix = "" if kb.series == paths.DEFAULT_KERNEL else f"-{kb.series}"
+    log = paths.ensure(paths.logs_dir()) / f"check{suffix}.log"
     log.write_text("")
     files = [p for p in sources() if p.suffix in (".c", ".h")]
     with stage(f"check: checkpatch --strict over {len(files)} files (log: {log})"):
@@ -108,9 +109,9 @@ def check(kb: KernelBuild) -> list[str]:
                                           "--show-types", "-f", f], log, append=True)
             except StepError:
                 problems.append(f"checkpatch --strict: {f.relative_to(paths.REPO)} (see {log})")
-    tree = paths.cache_root() / "check" / "src"
+    tree = paths.cache_root() / f"check{suffix}" / "src"
     _copy_tree(tree)
-    slog = paths.logs_dir() / "check-sparse.log"
+    slog = paths.logs_dir() / f"check-sparse{suffix}.log"
     with stage(f"check: W=1 C=1 build against {srctree.name} (log: {slog})"):
         run_logged("sparse build", _make(kb, tree, "C=1", "-j2", "modules"), slog)
     problems += [f"W=1/sparse: {w}" for w in warnings_in(slog)]

@@ -18,6 +18,11 @@ RESULTS = REPO / "results"
 
 DEBIAN_KERNEL_TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
 FLAVOURS = ("debug", "perf")
+# Kernel series the harness builds, each from Debian's linux-source-<series>.
+# 6.1 keeps the original cache paths (src/, kernel/<flavour>, modules/<flavour>);
+# every other series gets its own (src/<series>/, kernel/<series>-<flavour>, ...).
+KERNELS = ("6.1", "6.12")
+DEFAULT_KERNEL = "6.1"
 
 
 def cache_root() -> Path:
@@ -30,20 +35,35 @@ def cache_root() -> Path:
     return base / "ramzswap"
 
 
-def src_dir() -> Path:
-    """Where Debian's kernel tarball is unpacked (one copy for all flavours)."""
-    return cache_root() / "src"
+def debian_kernel_tarball(series: str = DEFAULT_KERNEL) -> Path:
+    return Path(f"/usr/src/linux-source-{series}.tar.xz")
 
 
-def kernel_build_dir(flavour: str) -> Path:
-    """Stable name of a flavour's kernel build directory (a symlink to the
-    directory named by its input hash)."""
-    return cache_root() / "kernel" / flavour
+def build_name(flavour: str, series: str = DEFAULT_KERNEL) -> str:
+    """A kernel build's name in cache paths and logs: `debug` for 6.1's debug
+    flavour (as before the series axis existed), `6.12-debug` for 6.12's."""
+    return flavour if series == DEFAULT_KERNEL else f"{series}-{flavour}"
 
 
-def modules_out_dir(flavour: str) -> Path:
-    """Where our built .ko files are collected for a flavour."""
-    return cache_root() / "modules" / flavour
+def src_dir(series: str = DEFAULT_KERNEL) -> Path:
+    """Where Debian's kernel tarball of *series* is unpacked (one copy for all
+    flavours; each series has its own directory and completion stamp)."""
+    root = cache_root() / "src"
+    return root if series == DEFAULT_KERNEL else root / series
+
+
+def source_tree(series: str = DEFAULT_KERNEL) -> Path:
+    return src_dir(series) / f"linux-source-{series}"
+
+
+def kernel_build_dir(flavour: str, series: str = DEFAULT_KERNEL) -> Path:
+    """A flavour's kernel build directory (`make O=`)."""
+    return cache_root() / "kernel" / build_name(flavour, series)
+
+
+def modules_out_dir(name: str) -> Path:
+    """Where our built .ko files are collected for a kernel build (see build_name)."""
+    return cache_root() / "modules" / name
 
 
 def image_dir() -> Path:

@@ -19,14 +19,16 @@ class Built:
     programs: dict[str, Path]
 
 
-def build(flavours: tuple[str, ...] = paths.FLAVOURS, force: bool = False) -> dict[str, Built]:
-    preflight.require()
-    with stage(f"build ({', '.join(flavours)})"):
+def build(flavours: tuple[str, ...] = paths.FLAVOURS, force: bool = False,
+          series: str = paths.DEFAULT_KERNEL) -> dict[str, Built]:
+    """Build the flavours of one kernel series (6.1 or 6.12); keyed by flavour."""
+    preflight.require(series)
+    with stage(f"build {series} ({', '.join(flavours)})"):
         progs = build_guest_programs(paths.ensure(paths.guest_bin_dir()))
         img = image.build(force=force)
         out: dict[str, Built] = {}
         for fl in flavours:
-            kb = kernel.build(fl, force=force)
+            kb = kernel.build(fl, force=force, series=series)
             mb = modules.build(kb, force=force)
             out[fl] = Built(kb, mb, img, progs)
     return out

@@ -22,11 +22,10 @@ FILES: tuple[tuple[str, str], ...] = (
     ("/usr/include/libelf.h", "libelf-dev"),
     ("/usr/include/openssl/ssl.h", "libssl-dev"),
     ("/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a", "gcc-multilib"),
-    (str(paths.DEBIAN_KERNEL_TARBALL), "linux-source-6.1"),
 )
 
 
-def problems() -> list[str]:
+def problems(series: str = paths.DEFAULT_KERNEL) -> list[str]:
     found: list[str] = []
     if os.geteuid() != 0:
         found.append("must run as root (mmdebstrap builds the guest's files as root): "
@@ -35,7 +34,8 @@ def problems() -> list[str]:
     for tool, pkg in TOOLS:
         if shutil.which(tool) is None:
             missing.setdefault(pkg, []).append(tool)
-    for f, pkg in FILES:
+    tarball = (str(paths.debian_kernel_tarball(series)), f"linux-source-{series}")
+    for f, pkg in (*FILES, tarball):
         if not Path(f).exists():
             missing.setdefault(pkg, []).append(f)
     if missing:
@@ -44,7 +44,7 @@ def problems() -> list[str]:
     return found
 
 
-def require() -> None:
-    found = problems()
+def require(series: str = paths.DEFAULT_KERNEL) -> None:
+    found = problems(series)
     if found:
         raise StepError("preflight", "; ".join(found) + " (./setup.sh installs them)")

@@ -50,9 +50,10 @@ class GuestBox:
     bug, fails every later test of the flavour with that error, without
     booting again."""
 
-    def __init__(self, flavour: str) -> None:
+    def __init__(self, flavour: str, series: str = paths.DEFAULT_KERNEL) -> None:
         self.flavour = flavour
-        self.built = pipeline.build((flavour,))[flavour]
+        self.series = series
+        self.built = pipeline.build((flavour,), series=series)[flavour]
         self.guest: Guest | None = None
         self.boots = 0
         self.boot_error: Exception | None = None
@@ -102,8 +103,8 @@ def _answers(g: Guest) -> bool:
 
 
 @pytest.fixture(scope="session")
-def guest_box(flavour: str) -> Iterator[GuestBox]:
-    box = GuestBox(flavour)
+def guest_box(flavour: str, pytestconfig: pytest.Config) -> Iterator[GuestBox]:
+    box = GuestBox(flavour, pytestconfig.getoption("--kernel"))
     yield box
     box.close()
 
