@@ -76,6 +76,7 @@
 #include <linux/vmstat.h>
 #include <linux/zsmalloc.h>
 
+#include "rzs_compat.h"
 #include "xvmalloc.h"
 
 #define XB_BATCH		64
@@ -148,8 +149,8 @@ static __printf(2, 3) void xb_emit(struct xb_buf *b, const char *fmt, ...)
 	va_end(ap);
 	if (b->len + need + 1 > b->cap) {
 		size_t cap = max_t(size_t, 2 * b->cap, b->len + need + 1);
-		char *s = kvrealloc(b->s, b->cap, max_t(size_t, cap, PAGE_SIZE),
-				    GFP_KERNEL);
+		char *s = rzs_kvrealloc(b->s, b->cap, max_t(size_t, cap, PAGE_SIZE),
+					GFP_KERNEL);
 
 		if (!s) {
 			b->oom = true;
@@ -998,8 +999,8 @@ static int xb_sizes_add(struct xb_sizes *s, u32 len)
 {
 	if (s->n == s->cap) {
 		u32 cap = max_t(u32, 2 * s->cap, 4096);
-		u16 *v = kvrealloc(s->v, s->cap * sizeof(*v), cap * sizeof(*v),
-				   GFP_KERNEL);
+		u16 *v = rzs_kvrealloc(s->v, s->cap * sizeof(*v), cap * sizeof(*v),
+				       GFP_KERNEL);
 
 		if (!v)
 			return -ENOMEM;
@@ -1149,21 +1150,21 @@ static const struct file_operations xb_run_fops = {
 	.owner = THIS_MODULE,
 	.open = simple_open,
 	.write = xb_run_write,
-	.llseek = no_llseek,
+	.llseek = rzs_no_llseek,
 };
 
 static const struct file_operations xb_corpus_fops = {
 	.owner = THIS_MODULE,
 	.open = simple_open,
 	.write = xb_corpus_write,
-	.llseek = no_llseek,
+	.llseek = rzs_no_llseek,
 };
 
 static const struct file_operations xb_reset_fops = {
 	.owner = THIS_MODULE,
 	.open = simple_open,
 	.write = xb_reset_write,
-	.llseek = no_llseek,
+	.llseek = rzs_no_llseek,
 };
 
 /* ---- init / exit -------------------------------------------------------------------- */

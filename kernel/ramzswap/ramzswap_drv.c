@@ -45,6 +45,7 @@
 #include <linux/sysfs.h>
 #include <linux/vmalloc.h>
 
+#include <rzs_compat.h>
 #include <xvmalloc.h>
 
 #include "ramzswap_drv.h"
@@ -539,11 +540,12 @@ static void rzs_swap_slot_free_notify(struct block_device *bdev,
 	rzs_slot_unlock(rzs, index);
 }
 
-static int rzs_open(struct block_device *bdev, fmode_t mode)
+static int rzs_open(struct rzs_open_dev *dev, rzs_open_mode_t mode)
 {
-	struct ramzswap *rzs = bdev->bd_disk->private_data;
+	struct gendisk *disk = rzs_open_gendisk(dev);
+	struct ramzswap *rzs = disk->private_data;
 
-	lockdep_assert_held(&bdev->bd_disk->open_mutex);
+	lockdep_assert_held(&disk->open_mutex);
 	/* A device being reset or removed cannot be opened. */
 	return rzs->claim ? -EBUSY : 0;
 }
@@ -983,7 +985,6 @@ ATTRIBUTE_GROUPS(rzs_disk);
 /* Create a device; rzs_index_mutex held.  Returns its id or -errno. */
 static int rzs_add(void)
 {
-	struct request_queue *q;
 	struct ramzswap *rzs;
 	int ret, id, i;
 
@@ -1001,9 +1002,9 @@ static int rzs_add(void)
 		mutex_init(&rzs->write_locks[i]);
 	strscpy(rzs->compressor, rzs_default_comp, sizeof(rzs->compressor));
 
-	rzs->disk = blk_alloc_disk(NUMA_NO_NODE);
-	if (!rzs->disk) {
-		ret = -ENOMEM;
+	rzs->disk = rzs_alloc_disk(logical_block_size);
+	if (IS_ERR(rzs->disk)) {
+		ret = PTR_ERR(rzs->disk);
 		goto out_remove_id;
 	}
 	rzs->disk->major = rzs_major;
@@ -1014,19 +1015,6 @@ static int rzs_add(void)
 	rzs->disk->private_data = rzs;
 	snprintf(rzs->disk->disk_name, DISK_NAME_LEN, "ramzswap%d", id);
 	set_capacity(rzs->disk, 0);
-
-	q = rzs->disk->queue;
-	blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
-	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, q);
-	/* Page contents must not change while we compress them. */
-	blk_queue_flag_set(QUEUE_FLAG_STABLE_WRITES, q);
-	blk_queue_logical_block_size(q, logical_block_size);
-	blk_queue_physical_block_size(q, PAGE_SIZE);
-	blk_queue_io_min(q, PAGE_SIZE);
-	blk_queue_io_opt(q, PAGE_SIZE);
-	q->limits.discard_granularity = PAGE_SIZE;
-	blk_queue_max_discard_sectors(q, UINT_MAX);
-	blk_queue_max_write_zeroes_sectors(q, UINT_MAX);
 
 	ret = device_add_disk(NULL, rzs->disk, rzs_disk_groups);
 	if (ret)
@@ -1080,8 +1068,8 @@ static int rzs_remove(struct ramzswap *rzs)
  * Reading hot_add creates a device and returns its id; it is 0400 as in
  * zram, because a read changes the system.
  */
-static ssize_t hot_add_show(struct class *class, struct class_attribute *attr,
-			    char *buf)
+static ssize_t hot_add_show(rzs_class_const struct class *class,
+			    rzs_class_const struct class_attribute *attr, char *buf)
 {
 	int ret;
 
@@ -1096,9 +1084,9 @@ static ssize_t hot_add_show(struct class *class, struct class_attribute *attr,
 static struct class_attribute class_attr_hot_add =
 	__ATTR(hot_add, 0400, hot_add_show, NULL);
 
-static ssize_t hot_remove_store(struct class *class,
-				struct class_attribute *attr, const char *buf,
-				size_t count)
+static ssize_t hot_remove_store(rzs_class_const struct class *class,
+				rzs_class_const struct class_attribute *attr,
+				const char *buf, size_t count)
 {
 	struct ramzswap *rzs;
 	int ret, id;
@@ -1127,9 +1115,8 @@ static struct attribute *rzs_control_class_attrs[] = {
 };
 ATTRIBUTE_GROUPS(rzs_control_class);
 
-static struct class rzs_control_class = {
+static rzs_class_const struct class rzs_control_class = {
 	.name = "ramzswap-control",
-	.owner = THIS_MODULE,
 	.class_groups = rzs_control_class_groups,
 };
 
@@ -1225,3 +1212,4 @@ module_exit(rzs_exit);
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The ramzswap authors");
 MODULE_DESCRIPTION("Compressed RAM block device on top of xvmalloc");
+MODULE_VERSION(RAMZSWAP_VERSION);

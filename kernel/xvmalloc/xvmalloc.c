@@ -1360,3 +1360,4 @@ module_exit(xv_exit);
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("ramzswap project");
 MODULE_DESCRIPTION("xvmalloc: O(1) TLSF allocator for compressed pages in high memory");
+MODULE_VERSION(RAMZSWAP_VERSION);
