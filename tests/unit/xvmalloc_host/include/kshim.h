@@ -213,6 +213,7 @@ char *kstrdup(const char *s, gfp_t gfp);
 #define MODULE_LICENSE(s)		extern int kshim_export_dummy
 #define MODULE_AUTHOR(s)		extern int kshim_export_dummy
 #define MODULE_DESCRIPTION(s)		extern int kshim_export_dummy
+#define MODULE_VERSION(s)		extern int kshim_export_dummy
 #define module_init(fn) \
 	int kshim_module_init(void) { return fn(); } extern int kshim_export_dummy
 #define module_exit(fn) \
