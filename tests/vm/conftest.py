@@ -75,10 +75,9 @@ class GuestBox:
                 self.boot_error = e     # the next boot would fail the same way
                 raise
             log = paths.ensure(paths.logs_dir() / "tests") / f"boot-{self.flavour}-{tag}.dmesg.log"
-            text = g.dmesg()
-            log.write_text(text)
             try:
-                klog.check_clean(text, str(log))
+                # the whole log so far, under the same rules as a test's
+                Watch(g, dmesg_mark="", console_offset=0).check([], log)
             except klog.KernelLogError as e:
                 g.stop()
                 self.boot_error = StepError("guest boot", f"the boot log reports a bug: {e}",
