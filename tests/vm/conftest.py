@@ -95,7 +95,7 @@ class GuestBox:
 
 def _answers(g: Guest) -> bool:
     try:
-        g.run("true", timeout=60)
+        g.run("true", timeout=300)     # a bound only a hung guest breaks
     except (SshError, AssertionError):
         return False
     return True
