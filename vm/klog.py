@@ -106,6 +106,10 @@ _TOKENS = ("BUG", "WARNING", "Bad page", "Bad rss", "LOCKUP", "sleeping function
            "error on swap-device", "-fs ", "Buffer I/O error", "Busy inodes",
            "ompression", "xvmalloc: pool")
 
+#: What a test that fails swap writes on purpose expects, one line per failed
+#: write (mm/page_io.c end_swap_bio_write(): "(major:minor:sector)").
+SWAP_WRITE_ERROR = r"^Write-error on swap-device \(\d+:\d+:\d+\)$"
+
 #: Every kind find_problems() reports, for callers that ignore some.
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in _RULES))
 

@@ -218,6 +218,19 @@ def test_good_line(prefix: str, line: str) -> None:
     assert klog.classify(prefix + line) is None
 
 
+def test_allow_takes_exactly_the_expected_lines() -> None:
+    """A real kernel log of test_fault_injection_io_paths (debug guest, 6.1.192):
+    70 swap write errors, each allowed by the test's marker, nothing else."""
+    text = read("allow_fault_injection_swap_write_errors.log")
+    found = find_problems(text)
+    assert len(found) == 70 and {p.kind for p in found} == {"swap I/O error"}
+    assert find_problems(text, allow=[klog.SWAP_WRITE_ERROR]) == []
+    # the allowance is for those lines only: any other report still counts
+    extra = text + "[  300.000000] Buffer I/O error on dev ramzswap1, logical block 7\n"
+    assert [p.kind for p in find_problems(extra, allow=[klog.SWAP_WRITE_ERROR])] == [
+        "buffer I/O error"]
+
+
 def test_every_kind_has_a_sample_line() -> None:
     assert {kind for _, kind in BAD_LINES} == set(klog.KINDS)
 

@@ -134,7 +134,7 @@ SWAP_SECONDS = 25
 
 @pytest.mark.debug_only
 # Part C fails swap writes on purpose: end_swap_bio_write() reports each one.
-@pytest.mark.klog_allow(r"^Write-error on swap-device \(\d+:\d+:\d+\)$")
+@pytest.mark.klog_allow(klog.SWAP_WRITE_ERROR)
 def test_fault_injection_io_paths(hz: Rzs, guest: Guest) -> None:
     """Allocation failures injected into the tasks that write (a raw O_DIRECT
     writer, filesystem writers, the task doing swap-out): every failed page
