@@ -35,6 +35,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "klog_allow(*regex): kernel log report lines this test expects "
                    "(re.search on each report line); every other report fails the test")
+    config.addinivalue_line(
+        "markers", "own_guest: the test boots a guest of its own, shut down after it")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -121,9 +123,13 @@ def _allowed(item: pytest.Item) -> list[str]:
 @pytest.fixture
 def guest(guest_box: GuestBox, request: pytest.FixtureRequest) -> Iterator[Guest]:
     """A booted guest; the kernel log of the test is checked (see the module
-    docstring)."""
-    g = guest_box.get()
+    docstring).  A test marked own_guest boots a guest of its own, which is
+    shut down after it, so that nothing it did reaches another test."""
     item = request.node
+    own = item.get_closest_marker("own_guest") is not None
+    if own:
+        guest_box.close()
+    g = guest_box.get()
     watch = Watch.start(g)
     item.stash[WATCH] = watch
     yield g
@@ -134,6 +140,8 @@ def guest(guest_box: GuestBox, request: pytest.FixtureRequest) -> Iterator[Guest
         # a guest that stopped answering: the test says so, the next get() reboots
         with contextlib.suppress(SshError):
             watch.check(_allowed(item), _log_path(item, "teardown"))
+    if own:
+        guest_box.close()
 
 
 @pytest.fixture

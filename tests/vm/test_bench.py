@@ -7,7 +7,18 @@ whole allocator matrix and pool-size ladder, every device's I/O and swap runs) a
 a few MiB, so that it also finishes in minutes on the debug kernel, where it
 doubles as a check of xvbench.ko under lockdep, SLUB_DEBUG, DEBUG_PAGEALLOC
 and kmemleak (the guest fixture fails the test on any kernel
-report)."""
+report).
+
+After the smoke plan the same test runs, in the same boot, the regression
+sequence of issue 10: a swap hog through ramzswap and then one through the
+reference zram, every page verified.  In three runs out of three on the debug
+kernel (with page poisoning, SLUB_DEBUG_ON and DEBUG_VM, none of which
+reported anything) the zram hog then died in kunmap_local_indexed called from
+zs_unmap_object, or read back pages zram could not decompress.  Until its
+cause is found the zram part turns this test into an expected failure that
+names the kernel's report; a failure anywhere before it (the bench, ramzswap)
+fails the test.  The test has a guest of its own (marker own_guest), so what
+the bench leaves behind reaches no other test."""
 
 from __future__ import annotations
 
@@ -16,13 +27,81 @@ from pathlib import Path
 import pytest
 
 from bench import alloc, device, report, run
+from vm import klog
+from vm.errors import StepError
 from vm.guest import Guest
 from vm.step import say
+from vm.testing import swap
+from vm.testing.rzs import Rzs
 
 pytestmark = [pytest.mark.vm, pytest.mark.bench, pytest.mark.both_flavours]
 
+ZRAM = "/sys/block/zram0"
+LEAVE_MIB = 384      # memory left available after the balloon
+LIVE_FACTOR = 1.5    # as in test_foundation: 2x does not fit (the pages compress ~2.1x)
 
-def test_bench_smoke_has_every_field(guest: Guest, flavour: str, tmp_path: Path) -> None:
+
+def _hog_through_swap(g: Guest, dev: str, seed: int) -> swap.HogResult:
+    """*dev* is the only swap; a live set of 1.5x the memory the balloon
+    leaves, paged out before each of two verify passes."""
+    assert swap.swaps(g) == [dev], swap.swaps(g)
+    swap.inflate_balloon(g, LEAVE_MIB)
+    try:
+        free_mib = swap.mem_available_mib(g)
+        before = swap.vmstat(g)
+        hog = swap.run_hog(g, int(LIVE_FACTOR * free_mib), "mixed", seed=seed, passes=2,
+                           pageout=True)
+        after = swap.vmstat(g)
+    finally:
+        swap.deflate_balloon(g)
+    out_mib = (after["pswpout"] - before["pswpout"]) * 4096 / 2**20
+    say(f"{dev} after the bench: {hog.mib} MiB hog, {hog.mismatches} mismatches, "
+        f"{out_mib:.0f} MiB swapped out, {hog.seconds:.0f}s")
+    assert hog.mismatches == 0, hog.raw
+    assert hog.raw["pages"] == hog.mib * 256, hog.raw
+    assert out_mib >= free_mib, (out_mib, free_mib)   # it went through the device
+    return hog
+
+
+def _ramzswap_after_bench(g: Guest) -> None:
+    rzs = Rzs(g)
+    rzs.cleanup()
+    swap.swapoff_all(g)
+    rzs.insmod()
+    rzs.init(0, "3G", "lzo-rle")
+    g.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
+    try:
+        _hog_through_swap(g, "/dev/ramzswap0", seed=8)
+        io = rzs.io_stat(0)
+        assert io["failed_reads"] == io["failed_writes"] == 0, io
+    finally:
+        g.run("swapoff /dev/ramzswap0", timeout=900, check=False)
+        rzs.cleanup()
+
+
+def _zram_after_bench(g: Guest) -> None:
+    """The reference zram after the bench; issue 10 while it is open."""
+    mark = g.klog_mark()
+    try:
+        g.run(f"echo 1 > {ZRAM}/reset && echo lzo-rle > {ZRAM}/comp_algorithm && "
+              f"echo 3G > {ZRAM}/disksize && mkswap /dev/zram0 >/dev/null && "
+              f"swapon /dev/zram0")
+        _hog_through_swap(g, "/dev/zram0", seed=7)
+        problems = klog.find_problems(g.klog_since(mark))
+    except (AssertionError, StepError) as e:       # a dead guest is a StepError
+        console = g.console_log.read_text(errors="replace")
+        reports = "\n".join(p.line for p in klog.find_problems(console)[:20])
+        pytest.xfail(f"issue 10 (open): the reference zram failed after the bench in the "
+                     f"same boot: {str(e)[:300]}; console reports:\n{reports}")
+    if problems:
+        pytest.xfail("issue 10 (open): the reference zram reported after the bench: "
+                     + "; ".join(p.line for p in problems[:5]))
+    g.run("swapoff /dev/zram0", timeout=900)
+    g.run(f"echo 1 > {ZRAM}/reset")
+
+
+@pytest.mark.own_guest
+def test_bench_smoke_then_swap(guest: Guest, flavour: str, tmp_path: Path) -> None:
     res = run.run_in_guest(guest, run.SMOKE)
     assert report.validate(res) == []
     assert res["guest"]["flavour"] == flavour
@@ -51,3 +130,7 @@ def test_bench_smoke_has_every_field(guest: Guest, flavour: str, tmp_path: Path)
     md = (out / "report.md").read_text()
     assert "## Missing fields" not in md
     say(f"bench smoke ({flavour}): {res['seconds']:.0f}s; report {out / 'report.md'}")
+
+    # issue 10's sequence, in this boot: ours first (must pass), then zram
+    _ramzswap_after_bench(guest)
+    _zram_after_bench(guest)
