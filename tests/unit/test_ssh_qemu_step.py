@@ -79,6 +79,8 @@ def test_qemu_command_is_confined(tmp_path: Path) -> None:
     assert "restrict=on" in cmd and "hostfwd=tcp:127.0.0.1:2222-:22" in cmd
     assert "-no-reboot" in cmd and "panic=-1" in cmd and "snapshot=on" in cmd
     assert "-smp 2" in cmd and "-m 2048" in cmd
+    assert "rcupdate.rcu_cpu_stall_timeout=300" in cmd        # TCG only
+    assert "rcu_cpu_stall_timeout" not in " ".join(qemu.command(cfg, "kvm", 2222))
 
 
 def test_qemu_missing_kernel_is_clear(tmp_path: Path) -> None:
