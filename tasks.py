@@ -54,14 +54,21 @@ def build(c: Context, flavour: str = "all", force: bool = False,
 @task(help={"flavour": "all (default: debug, plus the both_flavours tests on perf), debug "
                       "or perf", "k": "pytest -k expression",
             "long": "also run the long soak tests", "unit_only": "host unit tests only",
-            "pytest_args": "extra arguments for pytest", "kernel": KERNEL_HELP})
+            "pytest_args": "extra arguments for pytest", "kernel": KERNEL_HELP,
+            "stock": "only the stock-kernel guest tests (Debian's kernel, our DKMS package): "
+                     "i386, amd64 or all"})
 def test_vm(c: Context, flavour: str = "all", k: str = "", long: bool = False,
             unit_only: bool = False, pytest_args: str = "",
-            kernel: str = paths.DEFAULT_KERNEL) -> None:
+            kernel: str = paths.DEFAULT_KERNEL, stock: str = "") -> None:
     """Run the tests: host unit tests, then the guest tests on a booted VM."""
-    args = [sys.executable, "-m", "pytest", "-ra", "--capture=tee-sys",
-            "tests/unit" if unit_only else "tests", f"--flavour={flavour}",
-            f"--kernel={_kernel(kernel)}"]
+    if stock not in ("", "i386", "amd64", "all"):
+        raise Exit(f"unknown stock arch {stock!r}: choose i386, amd64 or all", 2)
+    target = ("tests/vm/test_stock_kernels.py" if stock
+              else "tests/unit" if unit_only else "tests")
+    args = [sys.executable, "-m", "pytest", "-ra", "--capture=tee-sys", target,
+            f"--flavour={flavour}", f"--kernel={_kernel(kernel)}"]
+    if stock:
+        args.append(f"--stock={stock}")
     if k:
         args += ["-k", k]
     if long:

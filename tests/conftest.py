@@ -11,6 +11,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "the tests marked both_flavours on perf)")
     parser.addoption("--kernel", default="6.1", choices=("6.1", "6.12"),
                      help="kernel series the guest tests boot (default 6.1)")
+    parser.addoption("--stock", default="", choices=("", "i386", "amd64", "all"),
+                     help="run the stock-kernel guest tests (Debian's kernel + dkms) on "
+                          "i386, amd64 or all; default: none")
     parser.addoption("--long", action="store_true", help="also run tests marked long (soak)")
 
 
@@ -21,6 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "both_flavours: guest test that also runs on the perf kernel",
         "debug_only: guest test that needs the debug kernel (KUnit, fault injection)",
         "bench: benchmark driver check (never asserts timing)",
+        "stock: stock-kernel guest test; runs only with --stock",
     ):
         config.addinivalue_line("markers", line)
 
@@ -30,6 +34,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped: list[pytest.Item] = []
     run_long = config.getoption("--long")
     for item in items:
+        if item.get_closest_marker("stock") and not config.getoption("--stock"):
+            dropped.append(item)
+            continue
         if item.get_closest_marker("long") and not run_long:
             dropped.append(item)
             continue

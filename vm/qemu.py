@@ -33,6 +33,13 @@ class QemuConfig:
     cpus: int = 2
     extra_append: str = ""
     accel: str = "auto"  # auto, kvm or tcg
+    # Stock-kernel guests (vm/stock.py): their initrd, qemu-system-x86_64 for
+    # amd64, the image's own init (init=""), a writable overlay (snapshot off).
+    initrd: Path | None = None
+    qemu: str = QEMU
+    init: str = "/usr/bin/tini -- /usr/local/sbin/guest-init"
+    image_format: str = "raw"
+    snapshot: bool = True
 
 
 @dataclass
@@ -74,24 +81,29 @@ def free_port() -> int:
 TCG_APPEND = "rcupdate.rcu_cpu_stall_timeout=300 sysctl.kernel.hung_task_timeout_secs=600"
 
 
-def kernel_cmdline(extra: str = "", accel: str = "tcg") -> str:
-    # Everything after "--" is handed to init (tini), which runs our init script.
+def kernel_cmdline(extra: str = "", accel: str = "tcg",
+                   init: str = "/usr/bin/tini -- /usr/local/sbin/guest-init") -> str:
+    # Everything after "--" is handed to init (tini), which runs our init script;
+    # init="" boots the image's own init (the stock-kernel guests' systemd).
     base = ("root=/dev/vda rw rootfstype=ext4 console=ttyS0,115200 panic=-1 "
             "oops=panic printk.devkmsg=on")
     if accel == "tcg":
         base += " " + TCG_APPEND
-    return f"{base} {extra}".strip() + " init=/usr/bin/tini -- /usr/local/sbin/guest-init"
+    return f"{base} {extra}".strip() + (f" init={init}" if init else "")
 
 
 def command(cfg: QemuConfig, accel: str, port: int) -> list[str]:
     # TCG's "max" model reports an AMD family the kernel warns about for SMP.
     cpu = "host" if accel == "kvm" else "max,vendor=GenuineIntel"
     return [
-        QEMU, "-machine", "pc", "-accel", accel, "-cpu", cpu,
+        cfg.qemu, "-machine", "pc", "-accel", accel, "-cpu", cpu,
         "-m", str(cfg.memory_mib), "-smp", str(cfg.cpus),
         "-nodefaults", "-display", "none", "-no-reboot",
-        "-kernel", str(cfg.kernel), "-append", kernel_cmdline(cfg.extra_append, accel),
-        "-drive", f"file={cfg.image},format=raw,if=virtio,snapshot=on",
+        "-kernel", str(cfg.kernel), "-append",
+        kernel_cmdline(cfg.extra_append, accel, cfg.init),
+        *(["-initrd", str(cfg.initrd)] if cfg.initrd else []),
+        "-drive", f"file={cfg.image},format={cfg.image_format},if=virtio"
+                  + (",snapshot=on" if cfg.snapshot else ""),
         "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22",
         "-device", "virtio-net-pci,netdev=n0",
         "-device", "virtio-rng-pci",
@@ -212,8 +224,8 @@ def start(cfg: QemuConfig) -> Qemu:
     to probe again), else a probe: KVM is kept only if the kernel prints
     within KVM_PROBE_SECONDS, otherwise TCG."""
     global _accel_choice
-    if shutil.which(QEMU) is None:
-        raise StepError("qemu", f"{QEMU} not found: apt-get install qemu-system-x86")
+    if shutil.which(cfg.qemu) is None:
+        raise StepError("qemu", f"{cfg.qemu} not found: apt-get install qemu-system-x86")
     for f in (cfg.kernel, cfg.image):
         if not f.is_file():
             raise StepError("qemu", f"{f} does not exist: run `invoke build` first")

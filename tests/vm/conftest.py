@@ -40,6 +40,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "stock_arch" in metafunc.fixturenames:
+        opt = metafunc.config.getoption("--stock") or "all"
+        metafunc.parametrize("stock_arch", ["i386", "amd64"] if opt == "all" else [opt],
+                             scope="module")
     if "flavour" in metafunc.fixturenames:
         opt = metafunc.config.getoption("--flavour")
         flavours = list(paths.FLAVOURS) if opt == "all" else [opt]
