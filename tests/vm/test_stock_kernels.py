@@ -50,6 +50,7 @@ def box(stock_arch: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     b.figures["boot_to_ssh_s"] = g.boot_seconds
     g.run("mkdir -p /root/bin")
     g.put(progs["hog"], b.hog, mode=0o755)
+    g.programs["hog"] = b.hog
     try:
         yield b
     finally:
