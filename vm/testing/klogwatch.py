@@ -106,10 +106,10 @@ class Watch:
             except (SshError, AssertionError):
                 text = None
             if text is not None:
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                log_path.write_text(text + "\n")
                 problems = klog.find_problems(text)
                 if problems:
-                    log_path.parent.mkdir(parents=True, exist_ok=True)
-                    log_path.write_text(text + "\n")
                     return klog.error(text, problems, str(log_path),
                                       "the test failed, and the kernel log reports")
                 return None
