@@ -1,28 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ramzswap: a pool of compression streams on top of the crypto API.
+ * ramzswap: per-CPU compression streams on top of the crypto API.
  *
- * Each stream owns a crypto_comp transform, a two-page output buffer and a
- * bounce page.  Streams sit on an idle list; a task takes one, uses it
- * (possibly sleeping, e.g. in a GFP_NOIO allocation) and gives it back.
- * There is one stream per online CPU at creation time.
+ * Each CPU has a stream (a crypto_comp transform and a two-page output
+ * buffer) guarded by a mutex.  A task takes the stream of the CPU it runs
+ * on and may then be preempted or migrate: the mutex, not the CPU, owns
+ * the stream, so holding one never disables preemption.  Another task of
+ * the same CPU waits on the mutex meanwhile.
  *
- * Why not per-CPU streams with a local_lock as zram has: a local_lock_t in
- * a module's per-CPU data broke lockdep here (see the project's FACTS), and
- * a preemption-disabled section would forbid sleeping allocations while a
- * stream is held.  A small pool of streams is lockdep-clean and simple.
+ * The per-CPU area comes from alloc_percpu() and its mutexes are set up
+ * with mutex_init() at run time: a lock statically initialised in a
+ * module's per-CPU section broke lockdep here (see docs/FACTS.md).
+ *
+ * CPU hotplug: a dynamic "prepare" state sets up a CPU's stream before the
+ * CPU comes up and frees it once the CPU is dead.  A task that looked up
+ * the stream of a CPU that went away meanwhile finds it torn down (tfm
+ * NULL) once it has the mutex, and tries again on the CPU it runs on now.
  */
 
 #define pr_fmt(fmt) "ramzswap: " fmt
 
+#include <linux/cpuhotplug.h>
 #include <linux/crypto.h>
 #include <linux/gfp.h>
 #include <linux/kernel.h>
 #include <linux/mm.h>
+#include <linux/percpu.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
 #include "comp.h"
+
+static enum cpuhp_state rzs_cpuhp_state;
 
 static const char * const rzs_backends[] = {
 	"lzo",
@@ -87,99 +97,146 @@ ssize_t rzs_comp_available_show(const char *cur, char *buf)
 	return sz;
 }
 
+/* Free @strm's transform and buffer; its mutex held (or not yet shared). */
 static void rzs_strm_free(struct rzs_strm *strm)
 {
-	if (!IS_ERR_OR_NULL(strm->tfm))
+	if (strm->tfm)
 		crypto_free_comp(strm->tfm);
 	if (strm->buffer)
 		free_pages((unsigned long)strm->buffer, 1);
-	if (strm->bounce)
-		__free_page(strm->bounce);
 	strm->tfm = NULL;
 	strm->buffer = NULL;
-	strm->bounce = NULL;
 }
 
-static int rzs_strm_init(struct rzs_strm *strm, const char *name)
+static int rzs_comp_cpu_up(unsigned int cpu, struct hlist_node *node)
 {
-	strm->tfm = crypto_alloc_comp(name, 0, 0);
-	if (IS_ERR(strm->tfm)) {
-		int err = PTR_ERR(strm->tfm);
+	struct rzs_comp *comp = hlist_entry(node, struct rzs_comp, node);
+	struct rzs_strm *strm = per_cpu_ptr(comp->strms, cpu);
+	struct crypto_comp *tfm;
+	void *buffer;
 
-		strm->tfm = NULL;
-		return err;
+	tfm = crypto_alloc_comp(comp->name, 0, 0);
+	if (IS_ERR(tfm)) {
+		pr_err("cannot set up a %s stream for CPU %u: %ld\n",
+		       comp->name, cpu, PTR_ERR(tfm));
+		return PTR_ERR(tfm);
 	}
 	/* Two pages: compressed output may be larger than its input. */
-	strm->buffer = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, 1);
-	strm->bounce = alloc_page(GFP_KERNEL);
-	if (!strm->buffer || !strm->bounce) {
-		rzs_strm_free(strm);
+	buffer = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, 1);
+	if (!buffer) {
+		crypto_free_comp(tfm);
 		return -ENOMEM;
 	}
+
+	mutex_lock(&strm->lock);
+	strm->tfm = tfm;
+	strm->buffer = buffer;
+	mutex_unlock(&strm->lock);
+	return 0;
+}
+
+static int rzs_comp_cpu_dead(unsigned int cpu, struct hlist_node *node)
+{
+	struct rzs_comp *comp = hlist_entry(node, struct rzs_comp, node);
+	struct rzs_strm *strm = per_cpu_ptr(comp->strms, cpu);
+
+	/* A task that migrated off @cpu may still hold the stream. */
+	mutex_lock(&strm->lock);
+	rzs_strm_free(strm);
+	mutex_unlock(&strm->lock);
 	return 0;
 }
 
 /**
- * rzs_comp_create() - create a pool of compression streams
+ * rzs_comp_init() - register the CPU hotplug state of the streams
+ *
+ * Called once at module load, before any rzs_comp_create().
+ *
+ * Return: 0 or a negative errno.
+ */
+int rzs_comp_init(void)
+{
+	int ret;
+
+	ret = cpuhp_setup_state_multi(CPUHP_BP_PREPARE_DYN,
+				      "block/ramzswap:prepare",
+				      rzs_comp_cpu_up, rzs_comp_cpu_dead);
+	if (ret < 0)
+		return ret;
+	rzs_cpuhp_state = ret;
+	return 0;
+}
+
+/**
+ * rzs_comp_exit() - unregister the CPU hotplug state
+ *
+ * Called once at module unload, after every rzs_comp_destroy().
+ */
+void rzs_comp_exit(void)
+{
+	cpuhp_remove_multi_state(rzs_cpuhp_state);
+}
+
+/**
+ * rzs_comp_create() - set up one compression stream per CPU
  * @name: crypto algorithm name (must be rzs_comp_available())
- * @nr_strms: number of streams, at least 1
  *
  * May sleep.
  *
- * Return: the pool or an ERR_PTR().
+ * Return: the streams or an ERR_PTR().
  */
-struct rzs_comp *rzs_comp_create(const char *name, unsigned int nr_strms)
+struct rzs_comp *rzs_comp_create(const char *name)
 {
 	struct rzs_comp *comp;
-	unsigned int i;
-	int err;
+	int cpu, err;
 
-	if (!nr_strms || strlen(name) >= RZS_COMP_NAME_LEN)
+	if (strlen(name) >= RZS_COMP_NAME_LEN)
 		return ERR_PTR(-EINVAL);
 
-	comp = kzalloc(struct_size(comp, strms, nr_strms), GFP_KERNEL);
+	comp = kzalloc(sizeof(*comp), GFP_KERNEL);
 	if (!comp)
 		return ERR_PTR(-ENOMEM);
-
-	spin_lock_init(&comp->lock);
-	INIT_LIST_HEAD(&comp->idle);
-	init_waitqueue_head(&comp->wait);
 	strscpy(comp->name, name, sizeof(comp->name));
 
-	for (i = 0; i < nr_strms; i++) {
-		err = rzs_strm_init(&comp->strms[i], name);
-		if (err) {
-			pr_err("cannot set up a %s stream: %d\n", name, err);
-			goto out_free;
-		}
-		list_add(&comp->strms[i].node, &comp->idle);
-		comp->nr_strms++;
+	comp->strms = alloc_percpu(struct rzs_strm);
+	if (!comp->strms) {
+		err = -ENOMEM;
+		goto out_free;
 	}
+	for_each_possible_cpu(cpu)
+		mutex_init(&per_cpu_ptr(comp->strms, cpu)->lock);
+
+	/* Sets up the stream of every CPU that is up; undoes itself on error. */
+	err = cpuhp_state_add_instance(rzs_cpuhp_state, &comp->node);
+	if (err)
+		goto out_free_percpu;
 	return comp;
 
+out_free_percpu:
+	free_percpu(comp->strms);
 out_free:
-	rzs_comp_destroy(comp);
+	kfree(comp);
 	return ERR_PTR(err);
 }
 
 /**
- * rzs_comp_destroy() - free a pool of streams
- * @comp: the pool; no stream may be in use
+ * rzs_comp_destroy() - free the streams
+ * @comp: from rzs_comp_create(); no stream may be in use
  */
 void rzs_comp_destroy(struct rzs_comp *comp)
 {
-	unsigned int i;
-
-	for (i = 0; i < comp->nr_strms; i++)
-		rzs_strm_free(&comp->strms[i]);
+	cpuhp_state_remove_instance(rzs_cpuhp_state, &comp->node);
+	free_percpu(comp->strms);
 	kfree(comp);
 }
 
 /**
- * rzs_strm_get() - take an idle stream, waiting for one if needed
- * @comp: the pool
+ * rzs_strm_get() - lock the stream of the current CPU
+ * @comp: the streams
  *
- * May sleep; must not be called in atomic context.
+ * May sleep (waiting for another task of the same CPU); must not be called
+ * in atomic context.  The caller may be preempted and migrate while it
+ * holds the stream.
  *
  * Return: a stream owned by the caller until rzs_strm_put().
  */
@@ -188,31 +245,24 @@ struct rzs_strm *rzs_strm_get(struct rzs_comp *comp)
 	struct rzs_strm *strm;
 
 	might_sleep();
-	spin_lock(&comp->lock);
-	wait_event_exclusive_cmd(comp->wait, !list_empty(&comp->idle),
-				 spin_unlock(&comp->lock), spin_lock(&comp->lock));
-	strm = list_first_entry(&comp->idle, struct rzs_strm, node);
-	list_del(&strm->node);
-	spin_unlock(&comp->lock);
-	return strm;
+	for (;;) {
+		strm = raw_cpu_ptr(comp->strms);
+		mutex_lock(&strm->lock);
+		if (likely(strm->tfm))
+			return strm;
+		/* Its CPU went down while we waited: use the one we are on. */
+		mutex_unlock(&strm->lock);
+		cond_resched();
+	}
 }
 
 /**
  * rzs_strm_put() - give a stream back
- * @comp: the pool
  * @strm: a stream from rzs_strm_get()
  */
-void rzs_strm_put(struct rzs_comp *comp, struct rzs_strm *strm)
+void rzs_strm_put(struct rzs_strm *strm)
 {
-	spin_lock(&comp->lock);
-	list_add(&strm->node, &comp->idle);
-	spin_unlock(&comp->lock);
-	/*
-	 * A waiter queues itself before it drops comp->lock, so it is seen
-	 * here; wq_has_sleeper() has the barrier that pairs with that.
-	 */
-	if (wq_has_sleeper(&comp->wait))
-		wake_up(&comp->wait);
+	mutex_unlock(&strm->lock);
 }
 
 /**

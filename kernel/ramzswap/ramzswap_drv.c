@@ -13,14 +13,17 @@
  * Locking:
  *  - init_lock (rwsem) serialises configuration and reset; it is not taken
  *    in the I/O path: a device is only reset while nobody has it open.
- *  - write_locks[] (mutexes hashed by page index) serialise writers of one
- *    page, so that a partial-page read-modify-write cannot undo a
- *    concurrent write to the same page.
- *  - a compression stream is owned by one task (see comp.c).
+ *  - whole-page writers take no lock of their own: each compresses into a
+ *    new object and swaps it in under the entry lock.
+ *  - a partial-page writer owns its page through the entry's RZS_RMW flag
+ *    from its read to its store; other stores to that page wait for it.
+ *  - a compression stream is per CPU, owned through its mutex (comp.c);
+ *    it is taken only to compress or decompress, never across a sleeping
+ *    allocation, and never by reads of same-filled or raw pages.
  *  - each table entry has a bit spinlock (RZS_LOCK) that guards the entry
  *    and the object it names; the pool is only mapped under it.
- * Order: write lock, then stream, then entry lock.  Nothing sleeps under
- * an entry lock or while an object or a page is mapped.
+ * Order: RZS_RMW, then stream, then entry lock.  Nothing sleeps under an
+ * entry lock or while an object or a page is mapped.
  */
 
 #define pr_fmt(fmt) "ramzswap: " fmt
@@ -30,7 +33,6 @@
 #include <linux/bitops.h>
 #include <linux/blkdev.h>
 #include <linux/bvec.h>
-#include <linux/cpumask.h>
 #include <linux/ctype.h>
 #include <linux/device.h>
 #include <linux/highmem.h>
@@ -38,12 +40,14 @@
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/pagemap.h>
 #include <linux/part_stat.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
 #include <linux/vmalloc.h>
+#include <linux/wait_bit.h>
 
 #include <rzs_compat.h>
 #include <xvmalloc.h>
@@ -208,17 +212,82 @@ static void rzs_update_used_max(struct ramzswap *rzs, u64 pages)
 /* ---- page read and write ---------------------------------------------- */
 
 /*
- * Fill @page with the content of entry @index.  Never-written and freed
- * entries read as zeros.  The caller owns @strm; may not sleep inside.
+ * Partial-page writers of one page run one at a time: each owns the page
+ * through its entry's RZS_RMW flag from its read to its store.  A whole-page
+ * writer (or discard) that would store while RZS_RMW is set waits for the
+ * partial writer first, so its page is not undone by the partial writer's
+ * store of what it read earlier.  The flag is only changed under the entry
+ * lock; waiters sleep on the entry's address (wait_var_event()).
  */
-static int rzs_read_slot(struct ramzswap *rzs, struct rzs_strm *strm,
-			 unsigned long index, struct page *page)
+static bool rzs_rmw_busy(struct ramzswap *rzs, unsigned long index)
 {
+	return READ_ONCE(rzs->table[index].flags) & BIT(RZS_RMW);
+}
+
+static void rzs_rmw_wait(struct ramzswap *rzs, unsigned long index)
+{
+	wait_var_event(&rzs->table[index], !rzs_rmw_busy(rzs, index));
+}
+
+/*
+ * Lock entry @index for a store.  Unless the caller is the page's partial
+ * writer (@rmw), wait until the page has none.
+ */
+static void rzs_slot_lock_store(struct ramzswap *rzs, unsigned long index,
+				bool rmw)
+	__acquires(bitlock)
+{
+	rzs_slot_lock(rzs, index);
+	while (!rmw && rzs_test_flag(rzs, index, RZS_RMW)) {
+		rzs_slot_unlock(rzs, index);
+		rzs_rmw_wait(rzs, index);
+		rzs_slot_lock(rzs, index);
+	}
+}
+
+static void rzs_rmw_begin(struct ramzswap *rzs, unsigned long index)
+{
+	rzs_slot_lock_store(rzs, index, false);
+	rzs_set_flag(rzs, index, RZS_RMW);
+	rzs_slot_unlock(rzs, index);
+}
+
+static void rzs_rmw_end(struct ramzswap *rzs, unsigned long index)
+{
+	rzs_slot_lock(rzs, index);
+	rzs_clear_flag(rzs, index, RZS_RMW);
+	rzs_slot_unlock(rzs, index);
+	/* Orders the cleared flag before the wait queue check. */
+	smp_mb();
+	wake_up_var(&rzs->table[index]);
+}
+
+/* Does reading an entry with these flags need a stream (decompression)? */
+static bool rzs_flags_need_strm(unsigned long flags)
+{
+	return (flags & (BIT(RZS_ALLOCATED) | BIT(RZS_HUGE))) ==
+	       BIT(RZS_ALLOCATED);
+}
+
+/*
+ * Fill @page with the content of entry @index.  Never-written and freed
+ * entries read as zeros.  Only a compressed entry takes a stream; a stream
+ * (a mutex) cannot be taken under the entry lock, so it is taken on what
+ * the entry looked like before, and the read starts over if the entry was
+ * rewritten meanwhile into one that needs a stream.
+ */
+static int rzs_read_slot(struct ramzswap *rzs, unsigned long index,
+			 struct page *page)
+{
+	struct rzs_strm *strm = NULL;
 	unsigned long handle;
 	unsigned int size;
 	void *dst, *src;
 	int ret = 0;
 
+	if (rzs_flags_need_strm(READ_ONCE(rzs->table[index].flags)))
+		strm = rzs_strm_get(rzs->comp);
+again:
 	dst = kmap_local_page(page);
 	rzs_slot_lock(rzs, index);
 	if (!rzs_test_flag(rzs, index, RZS_ALLOCATED)) {
@@ -229,7 +298,13 @@ static int rzs_read_slot(struct ramzswap *rzs, struct rzs_strm *strm,
 		rzs_slot_unlock(rzs, index);
 		memset_l(dst, element, PAGE_SIZE / sizeof(unsigned long));
 		kunmap_local(dst);
-		return 0;
+		goto out;
+	}
+	if (unlikely(!strm && rzs_flags_need_strm(rzs->table[index].flags))) {
+		rzs_slot_unlock(rzs, index);
+		kunmap_local(dst);
+		strm = rzs_strm_get(rzs->comp);
+		goto again;
 	}
 
 	handle = rzs->table[index].handle;
@@ -250,54 +325,81 @@ static int rzs_read_slot(struct ramzswap *rzs, struct rzs_strm *strm,
 	if (unlikely(ret))
 		pr_err_ratelimited("%s: decompression of page %lu failed: %d\n",
 				   rzs->disk->disk_name, index, ret);
+out:
+	if (strm)
+		rzs_strm_put(strm);
 	return ret;
 }
 
 /*
  * Store the PAGE_SIZE bytes of @page as entry @index, replacing what was
- * there.  The caller owns @strm and the write lock of @index; may sleep
- * (allocation), never while something is mapped or an entry is locked.
+ * there; @rmw: the caller is the page's partial writer (rzs_rmw_begin()).
+ * May sleep, but never in reclaim with a stream held: if the non-sleeping
+ * allocation fails, the stream goes back, the allocation sleeps, and the
+ * page is compressed again (the content of @page is stable).
  */
-static int rzs_write_slot(struct ramzswap *rzs, struct rzs_strm *strm,
-			  unsigned long index, struct page *page)
+static int rzs_write_page(struct ramzswap *rzs, unsigned long index,
+			  struct page *page, bool rmw)
 {
 	unsigned long handle = 0, element = 0, limit;
-	unsigned int comp_len = 0;
-	bool same;
+	unsigned int comp_len = 0, alloc_len = 0;
+	struct rzs_strm *strm;
 	void *src, *dst;
+	bool same;
 	u64 pages;
-	int ret = 0;
+	int ret;
 
 	src = kmap_local_page(page);
 	same = rzs_page_same_filled(src, &element);
-	if (!same)
-		ret = rzs_compress(strm, src, &comp_len);
 	kunmap_local(src);
 	if (same)
 		goto store;
+
+compress:
+	strm = rzs_strm_get(rzs->comp);
+	src = kmap_local_page(page);
+	ret = rzs_compress(strm, src, &comp_len);
+	kunmap_local(src);
 	if (unlikely(ret)) {
+		rzs_strm_put(strm);
+		if (handle)
+			xv_free(rzs->pool, handle);
 		pr_err_ratelimited("%s: compression failed: %d\n",
 				   rzs->disk->disk_name, ret);
 		return ret;
 	}
-
 	if (comp_len >= RZS_HUGE_THRESHOLD)
 		comp_len = PAGE_SIZE;
 
-	ret = xv_malloc(rzs->pool, comp_len, RZS_GFP_FAST, &handle);
-	if (ret) {
+	if (unlikely(handle && comp_len != alloc_len)) {
+		/* Compressed again to another size: allocate again. */
+		xv_free(rzs->pool, handle);
+		handle = 0;
+	}
+	if (!handle &&
+	    xv_malloc(rzs->pool, comp_len, RZS_GFP_FAST, &handle)) {
+		rzs_strm_put(strm);
 		atomic64_inc(&rzs->stats.writestall);
+		handle = 0;
 		ret = xv_malloc(rzs->pool, comp_len, RZS_GFP_SLOW, &handle);
 		if (ret)
 			return ret;
+		alloc_len = comp_len;
+		if (comp_len != PAGE_SIZE)
+			goto compress;
+		strm = NULL;	/* a raw page needs no stream */
+	}
+	if (strm && comp_len == PAGE_SIZE) {
+		rzs_strm_put(strm);
+		strm = NULL;
 	}
 
 	pages = xv_get_total_pages(rzs->pool);
 	rzs_update_used_max(rzs, pages);
 	limit = READ_ONCE(rzs->limit_pages);
 	if (limit && pages > limit) {
-		xv_free(rzs->pool, handle);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto out_free;
 	}
 
 	/*
@@ -306,20 +408,22 @@ static int rzs_write_slot(struct ramzswap *rzs, struct rzs_strm *strm,
 	 */
 	dst = xv_map(rzs->pool, handle, XV_MM_WO);
 	if (unlikely(!dst)) {
-		xv_free(rzs->pool, handle);
-		return -EIO;
+		ret = -EIO;
+		goto out_free;
 	}
-	if (comp_len == PAGE_SIZE) {
+	if (strm) {
+		memcpy(dst, strm->buffer, comp_len);
+	} else {
 		src = kmap_local_page(page);
 		memcpy(dst, src, PAGE_SIZE);
 		kunmap_local(src);
-	} else {
-		memcpy(dst, strm->buffer, comp_len);
 	}
 	xv_unmap(rzs->pool, handle);
+	if (strm)
+		rzs_strm_put(strm);
 
 store:
-	rzs_slot_lock(rzs, index);
+	rzs_slot_lock_store(rzs, index, rmw);
 	rzs_free_slot(rzs, index);
 	if (same) {
 		rzs->table[index].element = element;
@@ -338,76 +442,76 @@ store:
 	atomic64_inc(&rzs->stats.pages_stored);
 	rzs_slot_unlock(rzs, index);
 	return 0;
-}
 
-static struct mutex *rzs_write_lock(struct ramzswap *rzs, unsigned long index)
-{
-	return &rzs->write_locks[index % RZS_WRITE_LOCKS];
+out_free:
+	if (strm)
+		rzs_strm_put(strm);
+	xv_free(rzs->pool, handle);
+	return ret;
 }
 
 /* Read @bv (within one device page) from page @index at byte @offset. */
 static int rzs_bvec_read(struct ramzswap *rzs, struct bio_vec *bv,
 			 unsigned long index, unsigned int offset)
 {
-	struct rzs_strm *strm;
+	struct page *page;
 	int ret;
 
-	strm = rzs_strm_get(rzs->comp);
 	if (bv->bv_len == PAGE_SIZE) {
-		ret = rzs_read_slot(rzs, strm, index, bv->bv_page);
+		ret = rzs_read_slot(rzs, index, bv->bv_page);
 		flush_dcache_page(bv->bv_page);
-	} else {
-		ret = rzs_read_slot(rzs, strm, index, strm->bounce);
-		if (!ret)
-			memcpy_to_bvec(bv, page_address(strm->bounce) + offset);
+		return ret;
 	}
-	rzs_strm_put(rzs->comp, strm);
+
+	page = alloc_page(GFP_NOIO);
+	if (!page)
+		return -ENOMEM;
+	ret = rzs_read_slot(rzs, index, page);
+	if (!ret)
+		memcpy_to_bvec(bv, page_address(page) + offset);
+	__free_page(page);
 	return ret;
 }
 
 /*
  * Write @bv (within one device page) to page @index at byte @offset; with
- * @bv NULL, zero @len bytes there instead.  Partial pages are read,
- * modified and written back under the page's write lock.
+ * @bv NULL, zero @len bytes there instead.  A partial page is read,
+ * modified and written back by its partial writer (rzs_rmw_begin()).
  */
 static int rzs_bvec_write(struct ramzswap *rzs, struct bio_vec *bv,
 			  unsigned long index, unsigned int offset,
 			  unsigned int len)
 {
-	struct mutex *lock = rzs_write_lock(rzs, index);
-	struct rzs_strm *strm;
+	struct page *page;
 	int ret;
 
-	mutex_lock(lock);
-	strm = rzs_strm_get(rzs->comp);
-	if (bv && len == PAGE_SIZE) {
-		ret = rzs_write_slot(rzs, strm, index, bv->bv_page);
-	} else {
-		ret = rzs_read_slot(rzs, strm, index, strm->bounce);
-		if (!ret) {
-			void *buf = page_address(strm->bounce);
+	if (bv && len == PAGE_SIZE)
+		return rzs_write_page(rzs, index, bv->bv_page, false);
 
-			if (bv)
-				memcpy_from_bvec(buf + offset, bv);
-			else
-				memset(buf + offset, 0, len);
-			ret = rzs_write_slot(rzs, strm, index, strm->bounce);
-		}
+	page = alloc_page(GFP_NOIO);
+	if (!page)
+		return -ENOMEM;
+	rzs_rmw_begin(rzs, index);
+	ret = rzs_read_slot(rzs, index, page);
+	if (!ret) {
+		void *buf = page_address(page);
+
+		if (bv)
+			memcpy_from_bvec(buf + offset, bv);
+		else
+			memset(buf + offset, 0, len);
+		ret = rzs_write_page(rzs, index, page, true);
 	}
-	rzs_strm_put(rzs->comp, strm);
-	mutex_unlock(lock);
+	rzs_rmw_end(rzs, index);
+	__free_page(page);
 	return ret;
 }
 
 static void rzs_discard_page(struct ramzswap *rzs, unsigned long index)
 {
-	struct mutex *lock = rzs_write_lock(rzs, index);
-
-	mutex_lock(lock);
-	rzs_slot_lock(rzs, index);
+	rzs_slot_lock_store(rzs, index, false);
 	rzs_free_slot(rzs, index);
 	rzs_slot_unlock(rzs, index);
-	mutex_unlock(lock);
 	atomic64_inc(&rzs->stats.notify_free);
 }
 
@@ -536,9 +640,61 @@ static void rzs_swap_slot_free_notify(struct block_device *bdev,
 		atomic64_inc(&rzs->stats.miss_free);
 		return;
 	}
-	rzs_free_slot(rzs, index);
+	/* A partial writer owns the page (not swap's way of writing). */
+	if (unlikely(rzs_test_flag(rzs, index, RZS_RMW)))
+		atomic64_inc(&rzs->stats.miss_free);
+	else
+		rzs_free_slot(rzs, index);
 	rzs_slot_unlock(rzs, index);
 }
+
+#ifdef RZS_HAVE_RW_PAGE
+/*
+ * One whole page, synchronously: swap uses the device with
+ * SWP_SYNCHRONOUS_IO when this exists, so a swap-in skips the swap cache
+ * and readahead, and its slot is freed as soon as the page is mapped.
+ * (Kernels without ->rw_page take the hint from BLK_FEAT_SYNCHRONOUS, see
+ * rzs_compat.h.)  An error makes the caller retry through a bio, which
+ * reports it.
+ */
+static int rzs_rw_page(struct block_device *bdev, sector_t sector,
+		       struct page *page, enum req_op op)
+{
+	struct ramzswap *rzs = bdev->bd_disk->private_data;
+	bool write = op_is_write(op);
+	unsigned long start_time;
+	unsigned long index;
+	int ret;
+
+	if (PageTransHuge(page))
+		return -EOPNOTSUPP;
+	/* Anything but one aligned page in range is the bio path's to judge. */
+	if ((sector & (SECTORS_PER_PAGE - 1)) || !rzs->table ||
+	    ((u64)sector << SECTOR_SHIFT) + PAGE_SIZE > rzs->disksize)
+		return -EOPNOTSUPP;
+
+	index = sector >> SECTORS_PER_PAGE_SHIFT;
+	start_time = bdev_start_io_acct(bdev->bd_disk->part0, SECTORS_PER_PAGE,
+					op, jiffies);
+	if (write) {
+		atomic64_inc(&rzs->stats.num_writes);
+		ret = rzs_write_page(rzs, index, page, false);
+	} else {
+		atomic64_inc(&rzs->stats.num_reads);
+		ret = rzs_read_slot(rzs, index, page);
+		flush_dcache_page(page);
+	}
+	bdev_end_io_acct(bdev->bd_disk->part0, op, start_time);
+
+	if (unlikely(ret)) {
+		atomic64_inc(write ? &rzs->stats.failed_writes :
+				     &rzs->stats.failed_reads);
+		return ret;
+	}
+	page_endio(page, write, 0);
+	return 0;
+}
+#endif
 
 static int rzs_open(struct rzs_open_dev *dev, rzs_open_mode_t mode)
 {
@@ -554,6 +710,9 @@ static const struct block_device_operations rzs_devops = {
 	.owner = THIS_MODULE,
 	.open = rzs_open,
 	.submit_bio = rzs_submit_bio,
+#ifdef RZS_HAVE_RW_PAGE
+	.rw_page = rzs_rw_page,
+#endif
 	.swap_slot_free_notify = rzs_swap_slot_free_notify,
 };
 
@@ -724,7 +883,7 @@ static ssize_t disksize_store(struct device *dev, struct device_attribute *attr,
 		goto out_free_table;
 	}
 
-	comp = rzs_comp_create(rzs->compressor, num_online_cpus());
+	comp = rzs_comp_create(rzs->compressor);
 	if (IS_ERR(comp)) {
 		pr_err("%s: cannot initialise %s streams\n",
 		       rzs->disk->disk_name, rzs->compressor);
@@ -986,7 +1145,7 @@ ATTRIBUTE_GROUPS(rzs_disk);
 static int rzs_add(void)
 {
 	struct ramzswap *rzs;
-	int ret, id, i;
+	int ret, id;
 
 	rzs = kzalloc(sizeof(*rzs), GFP_KERNEL);
 	if (!rzs)
@@ -998,8 +1157,6 @@ static int rzs_add(void)
 	id = ret;
 
 	init_rwsem(&rzs->init_lock);
-	for (i = 0; i < RZS_WRITE_LOCKS; i++)
-		mutex_init(&rzs->write_locks[i]);
 	strscpy(rzs->compressor, rzs_default_comp, sizeof(rzs->compressor));
 
 	rzs->disk = rzs_alloc_disk(logical_block_size);
@@ -1170,9 +1327,16 @@ static int __init rzs_init(void)
 		return -ENODEV;
 	}
 
+	ret = rzs_comp_init();
+	if (ret) {
+		pr_err("cannot register the CPU hotplug state: %d\n", ret);
+		return ret;
+	}
+
 	rzs_major = register_blkdev(0, "ramzswap");
 	if (rzs_major < 0) {
 		pr_err("cannot register a block major: %d\n", rzs_major);
+		rzs_comp_exit();
 		return rzs_major;
 	}
 
@@ -1195,6 +1359,7 @@ static int __init rzs_init(void)
 out_devices:
 	rzs_destroy_devices();
 	unregister_blkdev(rzs_major, "ramzswap");
+	rzs_comp_exit();
 	return ret;
 }
 
@@ -1204,6 +1369,7 @@ static void __exit rzs_exit(void)
 	class_unregister(&rzs_control_class);
 	rzs_destroy_devices();
 	unregister_blkdev(rzs_major, "ramzswap");
+	rzs_comp_exit();
 }
 
 module_init(rzs_init);

@@ -8,7 +8,6 @@
 #include <linux/atomic.h>
 #include <linux/bits.h>
 #include <linux/blkdev.h>
-#include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/types.h>
 
@@ -23,9 +22,6 @@
  */
 #define RZS_HUGE_THRESHOLD	(PAGE_SIZE / 4 * 3)
 
-/* Number of mutexes that serialise writes (and RMW) to the same page. */
-#define RZS_WRITE_LOCKS		64
-
 /*
  * A table entry's flags word: the low RZS_FLAG_SHIFT bits hold the size of
  * the stored object (0..PAGE_SIZE), the bits above hold enum rzs_pageflags.
@@ -38,6 +34,7 @@ enum rzs_pageflags {
 	RZS_ALLOCATED,			/* handle names an xvmalloc object */
 	RZS_SAME,			/* page filled with one word: element */
 	RZS_HUGE,			/* object is the raw page */
+	RZS_RMW,			/* a partial-page write owns the page */
 
 	__NR_RZS_PAGEFLAGS,
 };
@@ -47,6 +44,7 @@ enum rzs_pageflags {
  * @handle: xvmalloc handle when RZS_ALLOCATED
  * @element: the repeated word when RZS_SAME
  * @flags: object size and enum rzs_pageflags; RZS_LOCK protects the entry
+ *	   and the other flags
  */
 struct rzs_table_entry {
 	union {
@@ -101,8 +99,6 @@ struct xv_pool;
  * @disksize: bytes; 0 while not initialised
  * @limit_pages: pool size limit in pages; 0 for none
  * @stats: counters
- * @write_locks: hashed by page index, serialise writers of one page so a
- *		 read-modify-write cannot lose a concurrent update
  * @claim: set while reset or removal runs; open() then fails
  * @compressor: algorithm used at the next initialisation
  */
@@ -115,7 +111,6 @@ struct ramzswap {
 	u64 disksize;
 	unsigned long limit_pages;
 	struct rzs_stats stats;
-	struct mutex write_locks[RZS_WRITE_LOCKS]; /* see @write_locks above */
 	bool claim;
 	char compressor[RZS_COMP_NAME_LEN];
 };
