@@ -6,15 +6,19 @@ Block I/O (each device sized to the corpus):
        the corpus with O_DIRECT so the page cache does not grow): "prefill" MiB/s,
        and the memory the device then holds (mm_stat for ramzswap and zram; brd
        keeps one page per page written) and the drop of MemFree/LowFree.
-    2. fio reads the corpus back (if fio runs in the guest: it needs SysV shared
-       memory, CONFIG_SYSVIPC; otherwise ``corpusio io DEV CORPUS read seq|rand J S``
-       does the same reads, and "fio_problem" in the results says why):
-       ``read`` and ``randread``, 4 KiB, O_DIRECT, psync,
-       1 and 2 jobs (each job its own slice), time based.  fio's own write
-       buffers are not the corpus, so fio does no writes here;
+    2. ``corpusio io DEV CORPUS read seq|rand J S`` reads the corpus back: 4 KiB
+       O_DIRECT reads, 1 and 2 jobs (each job its own slice), time based;
     3. ``corpusio io DEV CORPUS write seq|rand J S`` writes 4 KiB corpus pages
        with O_DIRECT: seq puts corpus page d on device page d, rand writes random
-       corpus pages to random device pages; 1 and 2 jobs.
+       corpus pages to random device pages; 1 and 2 jobs;
+    4. fio on the raw device, rows of their own ("fio" in the results): read and
+       randread of what the device then holds, then write and randwrite of fio's
+       own buffers (``--buffer_compress_percentage=50 --refill_buffers``: about
+       2x compressible), 4 KiB, O_DIRECT, psync, ``--numjobs`` 1 and 2 (each job
+       its own slice), time based; MiB/s and the p50/p99 completion latency of
+       one 4 KiB op.  fio needs SysV shared memory (CONFIG_SYSVIPC) even with
+       --thread; if it does not run, "fio_problem" says why and the rows are
+       missing.
 
 Swap (the device is the guest's only swap):
     The page-integrity hog (vm/guest/hog.c) allocates ``hog_mib`` MiB of its mixed
@@ -31,6 +35,17 @@ Swap (the device is the guest's only swap):
     - at the sample with the most swap in use ("stored"): the device's memory
       (mm_stat mem_used_total; brd: stored, by construction) and the drop of
       LowFree since before the hog, both per GiB stored.
+
+Swap larger than RAM (ramzswap and zram; "big_swap" in the results):
+    A ramfs balloon (never swapped) leaves ``big_ram_mib`` MiB available ("RAM"
+    below); the swap device gets ``disk_factor`` x RAM for each of
+    ``big_disk_factors``; the hog allocates ``big_hog_factor`` x RAM, writes it
+    (the kernel swaps the excess out) and reads every page back once, checking it
+    (no explicit page-out).  The sampler records mm_stat throughout: the peak
+    orig_data_size shows what the device still holds of pages already read back
+    (a page read through the swap cache keeps its slot, and its compressed copy,
+    until swap is half full).  out MiB/s = pswpout / the hog's write time, in
+    MiB/s = pswpin / its verify time.
 """
 
 from __future__ import annotations
@@ -86,6 +101,10 @@ tail -n 1 "$out.hog"
 """
 
 
+BIG_DEVICES = ("ramzswap", "zram")
+BALLOON_DIR = "/mnt/bench-balloon"
+
+
 @dataclass(frozen=True)
 class DevicePlan:
     io_seconds: float            # each fio / corpusio run
@@ -93,6 +112,9 @@ class DevicePlan:
     hog_mib: int
     hog_passes: int
     sample_s: float = 0.25
+    big_ram_mib: int = 0         # 0: no swap-larger-than-RAM section
+    big_hog_factor: float = 1.5
+    big_disk_factors: tuple[int, ...] = (2, 4)
 
 
 # ---- one device ----------------------------------------------------------------
@@ -171,23 +193,44 @@ def _elapsed(stdout: str) -> float:
     raise ValueError(f"no elapsed line in {stdout!r}")
 
 
-def fio_read(g: Guest, dev: str, size_bytes: int, rw: str, jobs: int,
-             seconds: float) -> dict[str, Any]:
-    """fio reading what the device holds (the corpus); one summary dict."""
+def fio_cmd(dev: str, size_bytes: int, rw: str, jobs: int, seconds: float) -> str:
+    """fio command line of one raw-device run (4 KiB, O_DIRECT, psync, one slice
+    per job, time based, JSON output)."""
     part_mib = size_bytes // jobs // MiB
-    cmd = (f"fio --name=bench --thread --filename={dev} --direct=1 --ioengine=psync --rw={rw} "
-           f"--bs=4k --numjobs={jobs} --size={part_mib}M --offset_increment={part_mib}M "
-           f"--norandommap --randrepeat=1 --runtime={seconds:g} --time_based "
-           f"--group_reporting --output-format=json")
-    g.run(f"{cmd} > {BENCH_DIR}/fio.json", timeout=seconds * 4 + 300)
-    out = g.cat(f"{BENCH_DIR}/fio.json")
-    data = json.loads(out[out.index("{"):])
-    rd = data["jobs"][0]["read"]
-    pct = rd.get("clat_ns", {}).get("percentile", {})
+    cmd = (f"fio --name=bench --thread --filename={dev} --direct=1 --ioengine=psync "
+           f"--rw={rw} --bs=4k --numjobs={jobs} --size={part_mib}M "
+           f"--offset_increment={part_mib}M --norandommap --randrepeat=1 "
+           f"--runtime={seconds:g} --time_based --group_reporting --output-format=json")
+    if "write" in rw:
+        cmd += " --buffer_compress_percentage=50 --refill_buffers"
+    return cmd
+
+
+def parse_fio(text: str, rw: str, jobs: int, seconds: float) -> dict[str, Any]:
+    """fio's JSON output (anything printed before its first '{' is skipped) ->
+    one summary dict for the read or write direction of *rw*."""
+    start = text.find("{")
+    if start < 0:
+        raise ValueError(f"no JSON in fio's output: {text[-300:]!r}")
+    data = json.loads(text[start:])
+    job = data["jobs"][0]
+    if job.get("error"):
+        raise ValueError(f"fio job error {job['error']}")
+    d = job["write" if "write" in rw else "read"]
+    clat = d.get("clat_ns", {})
+    pct = clat.get("percentile", {})
     return {"tool": "fio", "rw": rw, "jobs": jobs, "bs": 4096, "seconds": seconds,
-            "mib_s": rd["bw_bytes"] / MiB, "iops": rd["iops"], "ops": rd["total_ios"],
+            "mib_s": d["bw_bytes"] / MiB, "iops": d["iops"], "ops": d["total_ios"],
             "clat_median_ns": pct.get("50.000000"), "clat_p99_ns": pct.get("99.000000"),
-            "fio_version": data.get("fio version")}
+            "clat_mean_ns": clat.get("mean"), "fio_version": data.get("fio version")}
+
+
+def fio_run(g: Guest, dev: str, size_bytes: int, rw: str, jobs: int,
+            seconds: float) -> dict[str, Any]:
+    """One fio run on the raw device; its summary."""
+    g.run(f"{fio_cmd(dev, size_bytes, rw, jobs, seconds)} > {BENCH_DIR}/fio.json",
+          timeout=seconds * 4 + 300)
+    return parse_fio(g.cat(f"{BENCH_DIR}/fio.json"), rw, jobs, seconds)
 
 
 def corpus_io(g: Guest, tool: str, dev: str, corpus_path: str, rw: str, pattern: str,
@@ -208,19 +251,13 @@ def fio_works(g: Guest) -> str | None:
     return None if r.status == 0 else (r.stderr.strip() or r.stdout.strip())[-300:]
 
 
-def reads(g: Guest, tool: str, dev: str, corpus_path: str, size_bytes: int,
-          plan: DevicePlan, fio_problem: str | None) -> list[dict[str, Any]]:
-    """The read runs: fio if it works here, else corpusio's reads (same shape)."""
-    out = []
-    for rw in ("read", "randread"):
-        for j in plan.jobs:
-            if fio_problem is None:
-                out.append(fio_read(g, dev, size_bytes, rw, j, plan.io_seconds))
-            else:
-                pattern = "seq" if rw == "read" else "rand"
-                out.append(corpus_io(g, tool, dev, corpus_path, "read", pattern, j,
-                                     plan.io_seconds))
-    return out
+def fio_rows(g: Guest, dev: str, size_bytes: int, plan: DevicePlan,
+             fio_problem: str | None) -> list[dict[str, Any]]:
+    """fio's rows: reads of what the device holds first, then its writes."""
+    if fio_problem is not None:
+        return []
+    return [fio_run(g, dev, size_bytes, rw, j, plan.io_seconds)
+            for rw in ("read", "randread", "write", "randwrite") for j in plan.jobs]
 
 
 def block_run(g: Guest, kind: str, plan: DevicePlan, tool: str, corpus_path: str,
@@ -240,13 +277,16 @@ def block_run(g: Guest, kind: str, plan: DevicePlan, tool: str, corpus_path: str
             "memfree_drop_kib": before["MemFree"] - after["MemFree"],
             "lowfree_drop_kib": before["LowFree"] - after["LowFree"],
         }
-        rd = reads(g, tool, d.path, corpus_path, corpus_bytes, plan, fio_problem)
+        rd = [corpus_io(g, tool, d.path, corpus_path, "read", p, j, plan.io_seconds)
+              for p in ("seq", "rand") for j in plan.jobs]
         wr = [corpus_io(g, tool, d.path, corpus_path, "write", p, j, plan.io_seconds)
               for p in ("seq", "rand") for j in plan.jobs]
         after_writes = {"mm_stat": d.mm_stat(), "xv_stat": d.xv_stat()}
+        fio = fio_rows(g, d.path, corpus_bytes, plan, fio_problem)
     finally:
         d.teardown()
-    return {"prefill": prefill, "reads": rd, "writes": wr, "after_writes": after_writes}
+    return {"prefill": prefill, "reads": rd, "writes": wr, "after_writes": after_writes,
+            "fio": fio}
 
 
 # ---- swap ------------------------------------------------------------------------------
@@ -315,6 +355,23 @@ def swap_metrics(samples: list[dict[str, Any]], hog: dict[str, Any], t0: float,
     }
 
 
+def _sampled_hog(g: Guest, d: Device, hog_cmd: str,
+                 sample_s: float) -> tuple[dict[str, Any], list[dict[str, Any]], float, float]:
+    """Run *hog_cmd* under the sampler; (hog JSON, samples, t0, t1).  Raises if
+    the hog failed or found a mismatch."""
+    res = g.run(f"sh {SWAPRUN} {d.mm_stat_path or '-'} {d.xv_stat_path or '-'} "
+                f"{SAMPLES} {sample_s:g} {hog_cmd}", timeout=3600)
+    lines = res.stdout.strip().splitlines()
+    head = next(ln for ln in lines if ln.startswith("swaprun "))
+    meta = dict(item.split("=", 1) for item in head.split()[1:])
+    hog: dict[str, Any] = json.loads(lines[-1])
+    if int(meta["rc"]) != 0 or hog.get("mismatches"):
+        raise AssertionError(f"hog through {d.kind} failed (rc {meta['rc']}): "
+                             f"{lines[-1]}\n{g.run(f'cat {SAMPLES}.hogerr').stdout}")
+    samples = parse_samples(g.cat(SAMPLES))
+    return hog, samples, float(meta["t0"]), float(meta["t1"])
+
+
 def swap_run(g: Guest, kind: str, plan: DevicePlan) -> dict[str, Any]:
     d = Device(g, kind)
     g.run("swapoff -a", timeout=900)
@@ -324,22 +381,101 @@ def swap_run(g: Guest, kind: str, plan: DevicePlan) -> dict[str, Any]:
         g.run(f"mkswap {d.path} >/dev/null && swapon {d.path}")
         hog_cmd = (f"{g.hog} --mib {plan.hog_mib} --kind mixed --seed 11 "
                    f"--passes {plan.hog_passes} --pageout --json --quiet")
-        res = g.run(f"sh {SWAPRUN} {d.mm_stat_path or '-'} {d.xv_stat_path or '-'} "
-                    f"{SAMPLES} {plan.sample_s:g} {hog_cmd}", timeout=3600)
-        lines = res.stdout.strip().splitlines()
-        head = next(ln for ln in lines if ln.startswith("swaprun "))
-        meta = dict(item.split("=", 1) for item in head.split()[1:])
-        hog = json.loads(lines[-1])
-        if int(meta["rc"]) != 0 or hog.get("mismatches"):
-            raise AssertionError(f"hog through {kind} failed (rc {meta['rc']}): "
-                                 f"{lines[-1]}\n{g.run(f'cat {SAMPLES}.hogerr').stdout}")
-        samples = parse_samples(g.cat(SAMPLES))
-        metrics = swap_metrics(samples, hog, float(meta["t0"]), float(meta["t1"]), kind)
+        hog, samples, t0, t1 = _sampled_hog(g, d, hog_cmd, plan.sample_s)
+        metrics = swap_metrics(samples, hog, t0, t1, kind)
         final = {"mm_stat": d.mm_stat(), "xv_stat": d.xv_stat()}
         g.run(f"swapoff {d.path}", timeout=900)
     finally:
         d.teardown()
     return {"hog": hog, **metrics, "final": final}
+
+
+def _at(samples: list[dict[str, Any]], t: float) -> dict[str, Any]:
+    """The last sample taken at or before uptime *t* (the first if none)."""
+    before = [s for s in samples if s["t"] <= t]
+    return before[-1] if before else samples[0]
+
+
+def big_metrics(samples: list[dict[str, Any]], hog: dict[str, Any], t0: float,
+                t1: float) -> dict[str, Any]:
+    """Figures of a swap-larger-than-RAM run (pure): MiB/s of the write phase
+    (swap-out) and of the read-back (swap-in), and the peaks of mm_stat."""
+    if len(samples) < 2:
+        raise ValueError("fewer than two samples")
+    base, last = samples[0], samples[-1]
+    write_s = max(float(hog["write_seconds"]), 1e-3)
+    verify_s = max(float(hog["verify_seconds"]), 1e-3)
+    written = _at(samples, t0 + write_s)
+    out_b = (written["pswpout"] - base["pswpout"]) * 4096
+    in_b = (last["pswpin"] - base["pswpin"]) * 4096
+    mm = [s["mm"] for s in samples if s.get("mm")]
+    peak_orig = max((m[0] for m in mm), default=None)
+    peak_used = max((m[2] for m in mm), default=None)
+    orig_at_write_end = written["mm"][0] if written.get("mm") else None
+    return {
+        "wall_seconds": t1 - t0, "write_seconds": write_s, "verify_seconds": verify_s,
+        "pswpout_mib": (last["pswpout"] - base["pswpout"]) * 4096 / MiB,
+        "pswpin_mib": in_b / MiB,
+        "out_mib_s": out_b / MiB / write_s, "in_mib_s": in_b / MiB / verify_s,
+        "peak_orig_data_bytes": peak_orig, "peak_mem_used_bytes": peak_used,
+        "orig_data_bytes_at_write_end": orig_at_write_end,
+        "peak_swap_used_kib": max(s["SwapTotal"] - s["SwapFree"] for s in samples),
+        "samples": len(samples),
+    }
+
+
+def _balloon(g: Guest, leave_mib: int) -> int:
+    """Pin memory in a ramfs file so that about *leave_mib* MiB stay available;
+    returns the balloon's MiB."""
+    g.run("sync; echo 3 > /proc/sys/vm/drop_caches", timeout=300)
+    size = g.meminfo()["MemAvailable"] // 1024 - leave_mib
+    if size <= 0:
+        return 0
+    g.run(f"mkdir -p {BALLOON_DIR} && (mountpoint -q {BALLOON_DIR} || "
+          f"mount -t ramfs ramfs {BALLOON_DIR}) && "
+          f"dd if=/dev/zero of={BALLOON_DIR}/fill bs=1M count={size} status=none",
+          timeout=600)
+    return size
+
+
+def _deflate(g: Guest) -> None:
+    g.run(f"if mountpoint -q {BALLOON_DIR}; then rm -f {BALLOON_DIR}/fill; "
+          f"umount {BALLOON_DIR}; fi", check=False)
+
+
+def big_swap_run(g: Guest, kind: str, plan: DevicePlan, disk_factor: int) -> dict[str, Any]:
+    """The hog of big_hog_factor x RAM through a device of disk_factor x RAM."""
+    ram = plan.big_ram_mib
+    hog_mib = int(plan.big_hog_factor * ram)
+    d = Device(g, kind)
+    g.run("swapoff -a", timeout=900)
+    d.setup(disk_factor * ram * MiB)
+    try:
+        g.run(f"mkswap {d.path} >/dev/null && swapon {d.path}")
+        balloon = _balloon(g, ram)
+        avail = g.meminfo()["MemAvailable"] // 1024
+        hog_cmd = (f"{g.hog} --mib {hog_mib} --kind mixed --seed 13 --passes 1 "
+                   f"--json --quiet")
+        hog, samples, t0, t1 = _sampled_hog(g, d, hog_cmd, plan.sample_s)
+        metrics = big_metrics(samples, hog, t0, t1)
+        g.run(f"swapoff {d.path}", timeout=900)
+    finally:
+        _deflate(g)
+        d.teardown()
+    return {"kind": kind, "disk_factor": disk_factor, "ram_mib": ram, "hog_mib": hog_mib,
+            "balloon_mib": balloon, "mem_available_mib": avail, "hog": hog, **metrics}
+
+
+def big_swap(g: Guest, plan: DevicePlan) -> list[dict[str, Any]]:
+    """Every disk factor, ramzswap and zram in turn at each."""
+    out = []
+    for f in plan.big_disk_factors:
+        for kind in BIG_DEVICES:
+            say(f"bench device {kind}: swap larger than RAM, hog "
+                f"{int(plan.big_hog_factor * plan.big_ram_mib)} MiB, RAM "
+                f"{plan.big_ram_mib} MiB, disksize {f}x RAM")
+            out.append(big_swap_run(g, kind, plan, f))
+    return out
 
 
 def run(g: Guest, plan: DevicePlan, tool: str, corpus_path: str,
@@ -357,7 +493,7 @@ def run(g: Guest, plan: DevicePlan, tool: str, corpus_path: str,
     fio_problem = fio_works(g)
     if fio_problem:
         say(f"bench device: fio does not run in this guest ({fio_problem.splitlines()[-1]}); "
-            "corpusio does the reads")
+            "no fio rows")
     out: dict[str, Any] = {"plan": asdict(plan), "compressor": COMPRESSOR,
                            "fio_problem": fio_problem, "devices": {}}
     for kind in DEVICES:
@@ -366,4 +502,5 @@ def run(g: Guest, plan: DevicePlan, tool: str, corpus_path: str,
         say(f"bench device {kind}: swap, hog of {plan.hog_mib} MiB x {plan.hog_passes}")
         sw = swap_run(g, kind, plan)
         out["devices"][kind] = {**blk, "swap": sw}
+    out["big_swap"] = big_swap(g, plan) if plan.big_ram_mib else []
     return out
