@@ -59,6 +59,7 @@ from typing import Any
 from vm import stats
 from vm.guest import Guest
 from vm.step import say
+from vm.testing import swap
 
 DEVICES = ("ramzswap", "zram", "brd")
 COMPRESSOR = "lzo-rle"
@@ -102,7 +103,6 @@ tail -n 1 "$out.hog"
 
 
 BIG_DEVICES = ("ramzswap", "zram")
-BALLOON_DIR = "/mnt/bench-balloon"
 
 
 @dataclass(frozen=True)
@@ -424,25 +424,6 @@ def big_metrics(samples: list[dict[str, Any]], hog: dict[str, Any], t0: float,
     }
 
 
-def _balloon(g: Guest, leave_mib: int) -> int:
-    """Pin memory in a ramfs file so that about *leave_mib* MiB stay available;
-    returns the balloon's MiB."""
-    g.run("sync; echo 3 > /proc/sys/vm/drop_caches", timeout=300)
-    size = g.meminfo()["MemAvailable"] // 1024 - leave_mib
-    if size <= 0:
-        return 0
-    g.run(f"mkdir -p {BALLOON_DIR} && (mountpoint -q {BALLOON_DIR} || "
-          f"mount -t ramfs ramfs {BALLOON_DIR}) && "
-          f"dd if=/dev/zero of={BALLOON_DIR}/fill bs=1M count={size} status=none",
-          timeout=600)
-    return size
-
-
-def _deflate(g: Guest) -> None:
-    g.run(f"if mountpoint -q {BALLOON_DIR}; then rm -f {BALLOON_DIR}/fill; "
-          f"umount {BALLOON_DIR}; fi", check=False)
-
-
 def big_swap_run(g: Guest, kind: str, plan: DevicePlan, disk_factor: int) -> dict[str, Any]:
     """The hog of big_hog_factor x RAM through a device of disk_factor x RAM."""
     ram = plan.big_ram_mib
@@ -452,7 +433,8 @@ def big_swap_run(g: Guest, kind: str, plan: DevicePlan, disk_factor: int) -> dic
     d.setup(disk_factor * ram * MiB)
     try:
         g.run(f"mkswap {d.path} >/dev/null && swapon {d.path}")
-        balloon = _balloon(g, ram)
+        g.run("sync; echo 3 > /proc/sys/vm/drop_caches", timeout=300)
+        balloon = swap.inflate_balloon(g, ram)
         avail = g.meminfo()["MemAvailable"] // 1024
         hog_cmd = (f"{g.hog} --mib {hog_mib} --kind mixed --seed 13 --passes 1 "
                    f"--json --quiet")
@@ -460,7 +442,7 @@ def big_swap_run(g: Guest, kind: str, plan: DevicePlan, disk_factor: int) -> dic
         metrics = big_metrics(samples, hog, t0, t1)
         g.run(f"swapoff {d.path}", timeout=900)
     finally:
-        _deflate(g)
+        swap.deflate_balloon(g)
         d.teardown()
     return {"kind": kind, "disk_factor": disk_factor, "ram_mib": ram, "hog_mib": hog_mib,
             "balloon_mib": balloon, "mem_available_mib": avail, "hog": hog, **metrics}

@@ -48,6 +48,10 @@ PEAK_FIELDS = ("stored_kib", "orig_data_bytes", "mem_used_bytes", "mem_used_per_
                "memfree_drop_kib", "pool_lowmem_pages")
 HOG_FIELDS = ("mib", "mismatches", "write_seconds", "verify_seconds", "write_mib_s",
               "verify_mib_s", "passes")
+FIO_FIELDS = (*IO_FIELDS, "clat_median_ns", "clat_p99_ns")
+BIG_FIELDS = ("kind", "disk_factor", "ram_mib", "hog_mib", "hog", "out_mib_s", "in_mib_s",
+              "peak_orig_data_bytes", "peak_mem_used_bytes", "peak_swap_used_kib")
+BIG_DEVICES = ("ramzswap", "zram")
 
 
 def _missing(d: Any, fields: Iterable[str], where: str) -> list[str]:
@@ -104,11 +108,15 @@ def validate(res: dict[str, Any]) -> list[str]:
                 p.append(f"{w}.{k}: empty")
             for i, io in enumerate(d.get(k, [])):
                 p += _missing(io, IO_FIELDS, f"{w}.{k}[{i}]")
+        for i, io in enumerate(d.get("fio") or []):
+            p += _missing(io, FIO_FIELDS, f"{w}.fio[{i}]")
         sw = d.get("swap")
         p += _missing(sw, SWAP_FIELDS, f"{w}.swap")
         if isinstance(sw, dict):
             p += _missing(sw.get("peak"), PEAK_FIELDS, f"{w}.swap.peak")
             p += _missing(sw.get("hog"), HOG_FIELDS, f"{w}.swap.hog")
+    for i, b in enumerate(res["device"].get("big_swap") or []):
+        p += _missing(b, BIG_FIELDS, f"device.big_swap[{i}]")
     return p
 
 
@@ -266,7 +274,46 @@ def headline(res: dict[str, Any]) -> list[Row]:
     mz = [devs[d]["swap"]["peak"]["mem_used_per_gib_stored"] for d in ("ramzswap", "zram")]
     rows.append(Row(sec, "mem_used per GiB stored: ramzswap / zram", _f(mz[0], "{:.3f}"),
                     _f(mz[1], "{:.3f}"), ratio(mz[0], mz[1]), "<= 1.00"))
+    for f, pair in big_pairs(res):
+        rz_b, zr_b = pair["ramzswap"], pair["zram"]
+        sec = (f"swap larger than RAM (hog {rz_b['hog_mib']} MiB, RAM {rz_b['ram_mib']} MiB, "
+               f"disksize {f}x RAM)")
+        rows.append(Row(sec, "peak orig_data_size: ramzswap / zram",
+                        _mib(rz_b["peak_orig_data_bytes"]), _mib(zr_b["peak_orig_data_bytes"]),
+                        ratio(rz_b["peak_orig_data_bytes"], zr_b["peak_orig_data_bytes"]),
+                        "<= 1.02"))
+        for key, what in (("out_mib_s", "swap out MiB/s"), ("in_mib_s", "swap in MiB/s")):
+            rows.append(Row(sec, f"{what}: ramzswap / zram", _f(rz_b[key], "{:.1f}"),
+                            _f(zr_b[key], "{:.1f}"), ratio(rz_b[key], zr_b[key]), ">= 1.0",
+                            "higher"))
+    for io_rz, io_zr in fio_pairs(res):
+        if io_rz["clat_p99_ns"] is None or io_zr["clat_p99_ns"] is None:
+            continue
+        rows.append(Row("fio on the raw device", f"p99 latency {fio_name(io_rz)}: ramzswap / zram",
+                        f"{io_rz['clat_p99_ns'] / 1000:.0f} us",
+                        f"{io_zr['clat_p99_ns'] / 1000:.0f} us",
+                        ratio(io_rz["clat_p99_ns"], io_zr["clat_p99_ns"]), "<= 1.00"))
     return rows
+
+
+def big_pairs(res: dict[str, Any]) -> list[tuple[int, dict[str, dict[str, Any]]]]:
+    """(disk factor, {device: run}) of the swap-larger-than-RAM runs, both devices."""
+    by: dict[int, dict[str, dict[str, Any]]] = {}
+    for b in res["device"].get("big_swap") or []:
+        by.setdefault(int(b["disk_factor"]), {})[b["kind"]] = b
+    return [(f, d) for f, d in sorted(by.items()) if all(k in d for k in BIG_DEVICES)]
+
+
+def fio_name(io: dict[str, Any]) -> str:
+    return f"{io['rw']} 4 KiB, {io['jobs']} job{'s' if io['jobs'] > 1 else ''}"
+
+
+def fio_pairs(res: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(ramzswap row, zram row) of each fio run both devices have."""
+    devs = res["device"]["devices"]
+    zr = {(io["rw"], io["jobs"]): io for io in devs["zram"].get("fio") or []}
+    return [(io, zr[(io["rw"], io["jobs"])]) for io in devs["ramzswap"].get("fio") or []
+            if (io["rw"], io["jobs"]) in zr]
 
 
 def io_rows(res: dict[str, Any]) -> list[tuple[str, list[float | None]]]:
@@ -355,6 +402,39 @@ def io_table(res: dict[str, Any]) -> str:
                    "ramzswap / brd"], rows)
 
 
+def fio_table(res: dict[str, Any]) -> str:
+    devs = res["device"]["devices"]
+    rows = []
+    for io in devs["ramzswap"].get("fio") or []:
+        key = (io["rw"], io["jobs"])
+        per: dict[str, dict[str, Any]] = {}
+        for d in DEVICES:
+            for x in devs[d].get("fio") or []:
+                if (x["rw"], x["jobs"]) == key:
+                    per[d] = x
+        mib = [per[d]["mib_s"] if d in per else None for d in DEVICES]
+        p99 = [per[d]["clat_p99_ns"] if d in per else None for d in DEVICES]
+        rows.append([fio_name(io)] + [_f(v, "{:.1f}") for v in mib]
+                    + [_f(ratio(mib[0], mib[1]))]
+                    + [_f(None if v is None else v / 1000, "{:.0f}") for v in p99]
+                    + [_f(ratio(p99[0], p99[1]))])
+    return _table(["fio (MiB/s; p99 completion latency per 4 KiB op, us)", "ramzswap", "zram",
+                   "brd", "MiB/s ramzswap / zram", "p99 ramzswap", "p99 zram", "p99 brd",
+                   "p99 ramzswap / zram"], rows)
+
+
+def big_table(res: dict[str, Any]) -> str:
+    rows = []
+    for b in res["device"].get("big_swap") or []:
+        rows.append([f"{b['disk_factor']}x", b["kind"], str(b["hog_mib"]), str(b["ram_mib"]),
+                     _mib(b["peak_orig_data_bytes"]), _mib(b["peak_mem_used_bytes"]),
+                     f"{b['peak_swap_used_kib'] // 1024} MiB", _f(b["out_mib_s"], "{:.1f}"),
+                     _f(b["in_mib_s"], "{:.1f}"), str(b["hog"]["mismatches"])])
+    return _table(["disksize", "device", "hog MiB", "RAM MiB", "peak orig_data_size",
+                   "peak mem_used", "peak swap used", "out MiB/s", "in MiB/s", "mismatches"],
+                  rows)
+
+
 def memory_table(res: dict[str, Any]) -> str:
     devs = res["device"]["devices"]
     rows = []
@@ -378,9 +458,18 @@ def host_text(res: dict[str, Any]) -> str:
     h = res["host"]
     if "load_at_start" not in h:
         return ""
-    return (f"Host: {h.get('cpus', '?')} CPUs shared with other guests, load average "
+    text = (f"Host: {h.get('cpus', '?')} CPUs shared with other guests, load average "
             f"{h['load_at_start'][0]:.1f} at the start and {h['load_at_end'][0]:.1f} at the "
             "end: ratios of times taken far apart are noisy.")
+    if "cpu_use" in h:
+        u = h["cpu_use"]
+        text += (f"  During the run the guest used {u['guest_cpus']:.2f} host CPUs on "
+                 f"average, everything else {u['others_cpus']:.2f}.")
+    if h.get("valid_for_speed") is False:
+        text += f"  **Not valid for speed ratios: {h.get('validity', 'loaded host')}.**"
+    elif h.get("valid_for_speed") is True:
+        text += "  Valid for speed ratios (host load at most 1.5 besides the guest)."
+    return text
 
 
 def corpus_text(res: dict[str, Any]) -> str:
@@ -442,7 +531,14 @@ def markdown(res: dict[str, Any], image_prefix: str = "") -> str:
         "",
         io_table(res),
         "",
+        fio_table(res) if any(res["device"]["devices"][d].get("fio") for d in DEVICES)
+        else f"fio: no rows ({res['device'].get('fio_problem') or 'not run'}).",
+        "",
         memory_table(res),
+        "",
+        "### Swap larger than RAM",
+        "",
+        big_table(res) if res["device"].get("big_swap") else "Not run in this plan.",
         "",
         f"![density]({image_prefix}density.png) "
         f"![ns per op vs pool size]({image_prefix}ns_vs_pool.png) "
@@ -524,13 +620,16 @@ def plots(res: dict[str, Any], out: Path) -> list[Path]:
 def write(res: dict[str, Any], out_root: Path, stamp: str | None = None,
           latest: Callable[[str], str] | None = None) -> Path:
     """results/<stamp>-<plan>/{results.json,report.md,*.png} and the latest copy of the
-    report (its images and raw JSON stay in the run's directory, which it names)."""
+    report (its images and raw JSON stay in the run's directory, which it names); a
+    run marked not valid for speed ratios (host load) does not replace the latest."""
     stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
     d = out_root / f"{stamp}-{res['plan']}"
     d.mkdir(parents=True, exist_ok=True)
     (d / "results.json").write_text(json.dumps(res, indent=1, sort_keys=True) + "\n")
     plots(res, d)
     (d / "report.md").write_text(markdown(res))
+    if res["host"].get("valid_for_speed") is False:
+        return d        # latest*.md only takes runs valid for speed ratios
     name = (latest or latest_name)(res["plan"])
     (out_root / name).write_text(
         f"<!-- copy of {d.name}/report.md -->\n" + markdown(res, image_prefix=f"{d.name}/"))

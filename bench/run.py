@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import alloc, corpus, device, guestprog, report
+from bench import alloc, corpus, device, guestprog, hostload, report
 from vm import klog, paths
 from vm.guest import Guest
 from vm.step import say, stage
@@ -34,7 +34,8 @@ QUICK = Plan(
     alloc=alloc.AllocPlan(kib=16 * MiB_KIB, churn=2, dists=alloc.DISTS, maps=(False, True),
                           ladder_kib=(16 * MiB_KIB, 64 * MiB_KIB, 256 * MiB_KIB),
                           ladder_churn=2, repeat=2),
-    device=device.DevicePlan(io_seconds=4, jobs=(1, 2), hog_mib=128, hog_passes=1),
+    device=device.DevicePlan(io_seconds=4, jobs=(1, 2), hog_mib=128, hog_passes=1,
+                             big_ram_mib=192, big_disk_factors=(2, 4)),
 )
 
 # About 32 minutes on this 2-core host under load 5-7 with the ladder run twice
@@ -46,7 +47,8 @@ FULL = Plan(
                           ladder_kib=(16 * MiB_KIB, 64 * MiB_KIB, 256 * MiB_KIB,
                                       1024 * MiB_KIB),
                           ladder_churn=10, repeat=2, ladder_repeat=1),
-    device=device.DevicePlan(io_seconds=10, jobs=(1, 2), hog_mib=512, hog_passes=2),
+    device=device.DevicePlan(io_seconds=10, jobs=(1, 2), hog_mib=512, hog_passes=2,
+                             big_ram_mib=512, big_disk_factors=(1, 2, 4)),
 )
 
 # The test's plan: the quick plan's shape, smaller still (the debug kernel is slow).
@@ -54,7 +56,8 @@ SMOKE = replace(
     QUICK, name="smoke", corpus_mib=16,
     alloc=replace(QUICK.alloc, kib=4 * MiB_KIB, churn=1,
                   ladder_kib=(4 * MiB_KIB, 16 * MiB_KIB), ladder_churn=1, repeat=1),
-    device=replace(QUICK.device, io_seconds=2, hog_mib=48))
+    device=replace(QUICK.device, io_seconds=2, hog_mib=48, big_ram_mib=96,
+                   big_disk_factors=(2,)))
 
 
 def guest_facts(g: Guest) -> dict[str, Any]:
@@ -79,7 +82,7 @@ def run_in_guest(g: Guest, plan: Plan) -> dict[str, Any]:
         "plan_detail": asdict(plan),
         "host": {"machine": platform.machine(), "python": platform.python_version(),
                  "kernel": platform.release(), "cpus": os.cpu_count(),
-                 "load_at_start": os.getloadavg()},
+                 "load_at_start": hostload.loadavg()},
         "guest": guest_facts(g),
     }
     tool = guestprog.install(g)
@@ -96,7 +99,7 @@ def run_in_guest(g: Guest, plan: Plan) -> dict[str, Any]:
     log = g.klog_since(mark)
     problems = klog.find_problems(log)
     res["kernel_log"] = {"problems": [f"[{p.kind}] {p.line}" for p in problems]}
-    res["host"]["load_at_end"] = os.getloadavg()
+    res["host"]["load_at_end"] = hostload.loadavg()
     res["seconds"] = time.monotonic() - t0
     return res
 
@@ -111,14 +114,27 @@ def run(quick: bool = False, out_root: Path = paths.RESULTS,
     built = pipeline.build(("perf",), series=kernel)["perf"]
     if "xvbench" not in built.modules.kos:
         raise RuntimeError("xvbench.ko was not built: is `obj-m += bench/` in kernel/Kbuild?")
+    load_start = hostload.loadavg()
+    say(f"bench: host load {load_start[0]:.2f} before the guest boots")
     g = guest.boot(built.kernel, built.image, built.modules.kos, built.programs, tag="bench")
+    pid = g.machine.proc.pid if g.machine.proc is not None else None
     try:
+        cpu0 = hostload.CpuSnapshot.take(pid)
         res = run_in_guest(g, plan)
+        use = hostload.usage(cpu0, hostload.CpuSnapshot.take(pid))
         res["guest"]["console_log"] = str(g.console_log)
     finally:
         g.stop()
+    h = res["host"]
+    h["load_before_boot"] = load_start
+    h["cpu_use"] = use
+    h["valid_for_speed"], h["validity"] = hostload.verdict(
+        max(load_start[0], h["load_at_start"][0]), h["load_at_end"][0], use["guest_cpus"])
     out = report.write(res, out_root)
     say(f"bench: {plan.name} run done in {res['seconds']:.0f}s; report in {out}")
+    if not h["valid_for_speed"]:
+        say(f"bench: NOT valid for speed ratios ({h['validity']}); "
+            f"results/{report.latest_name(plan.name)} left as it was")
     if res["kernel_log"]["problems"]:
         say("bench: the guest kernel log reported problems: "
             + "; ".join(res["kernel_log"]["problems"][:5]))

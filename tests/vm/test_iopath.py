@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.vm.ramzswap_util import PAGE, MiB, Rzs, make_mixed_file
-from tests.vm.swaplib import deflate_balloon, inflate_balloon, vmstat
+from vm.guest import Guest
+from vm.testing.rzs import PAGE, MiB, Rzs, make_mixed_file
+from vm.testing.swap import deflate_balloon, inflate_balloon, vmstat
 
 pytestmark = pytest.mark.vm
 
@@ -24,7 +25,7 @@ WORK = "/tmp/iopath"
 
 
 @pytest.fixture
-def rzs(guest: Any) -> Iterator[Rzs]:
+def rzs(guest: Guest) -> Iterator[Rzs]:
     r = Rzs(guest)
     r.cleanup()          # a previous test may have died half-way
     guest.run(f"rm -rf {WORK}; mkdir -p {WORK}; swapoff -a")
@@ -39,19 +40,19 @@ def rzs(guest: Any) -> Iterator[Rzs]:
         assert not r.loaded()
 
 
-def _swapon(g: Any, rzs: Rzs, dev: int, size: str) -> None:
+def _swapon(g: Guest, rzs: Rzs, dev: int, size: str) -> None:
     rzs.init(dev, size)
     g.run(f"mkswap /dev/ramzswap{dev} >/dev/null && swapon /dev/ramzswap{dev}")
 
 
-def _hog_json(g: Any, path: str) -> dict[str, Any]:
+def _hog_json(g: Guest, path: str) -> dict[str, Any]:
     out = g.run(f"cat {path}").stdout.strip().splitlines()
     assert out and out[-1].startswith("{"), f"no hog JSON in {path}: {out[-5:]}"
     res: dict[str, Any] = json.loads(out[-1])
     return res
 
 
-def _debug_locks(g: Any) -> int:
+def _debug_locks(g: Guest) -> int:
     """lockdep's debug_locks: 1 while lockdep runs; a lockdep report turns it off."""
     text = g.run("cat /proc/lockdep_stats").stdout
     m = re.search(r"debug_locks:\s+(\d+)", text)
@@ -80,7 +81,7 @@ done > "$3"
 """
 
 
-def test_swapin_synchronous_and_slot_freed(rzs: Rzs, guest: Any) -> None:
+def test_swapin_synchronous_and_slot_freed(rzs: Rzs, guest: Guest) -> None:
     """With rw_page, swap uses ramzswap with SWP_SYNCHRONOUS_IO: a swap-in
     skips the swap cache and readahead (no swap_ra events), and the slot of a
     page read back is freed at once (notify_free), so what ramzswap stores
@@ -131,7 +132,7 @@ def test_swapin_synchronous_and_slot_freed(rzs: Rzs, guest: Any) -> None:
 # concurrency: both vCPUs, CPU hotplug
 
 
-def test_concurrent_writers_two_cpus(rzs: Rzs, guest: Any) -> None:
+def test_concurrent_writers_two_cpus(rzs: Rzs, guest: Guest) -> None:
     """Writers pinned to CPU 0 and CPU 1 at the same time: fio (4 KiB random
     writes with verification) on the raw device, then 512-byte sector writers
     sharing every page (read-modify-write of the same pages from both CPUs),
@@ -181,7 +182,7 @@ def test_concurrent_writers_two_cpus(rzs: Rzs, guest: Any) -> None:
 CPU1 = "/sys/devices/system/cpu/cpu1/online"
 
 
-def test_cpu_offline_online_during_io(rzs: Rzs, guest: Any) -> None:
+def test_cpu_offline_online_during_io(rzs: Rzs, guest: Guest) -> None:
     """CPU 1 goes offline and online again and again while a swap hog and a
     verifying fio writer run: each CPU's stream is freed when it goes and set
     up when it comes back, a task that held the stream of the CPU going down
@@ -229,7 +230,7 @@ def test_cpu_offline_online_during_io(rzs: Rzs, guest: Any) -> None:
 # filesystem writer under memory pressure
 
 
-def test_fs_writer_under_memory_pressure(rzs: Rzs, guest: Any) -> None:
+def test_fs_writer_under_memory_pressure(rzs: Rzs, guest: Guest) -> None:
     """ext4 on ramzswap1 written through the page cache (and fsynced) while a
     hog larger than the free memory swaps to ramzswap0: writeback and swap-out
     both need the device while memory is short.  The hung-task detector runs
