@@ -248,10 +248,13 @@ def test_fs_writer_under_memory_pressure(rzs: Rzs, guest: Guest) -> None:
         _swapon(g, rzs, 0, "512M")
         rzs.init(1, "256M")
         g.run("mkfs.ext4 -q /dev/ramzswap1 && mkdir -p /mnt/iop && mount /dev/ramzswap1 /mnt/iop")
-        make_mixed_file(g, f"{WORK}/src", 12)            # 48 MiB
-        inflate_balloon(g, 192)
+        # sized so that the debug kernel (page poisoning on every free) gets
+        # through reclaim in minutes under TCG: 1.5x these sizes starved its
+        # vCPUs into RCU stall reports on a host at load 10
+        make_mixed_file(g, f"{WORK}/src", 8)             # 32 MiB
+        inflate_balloon(g, 160)
         r = g.run(f"""
-            {g.hog} --mib 192 --kind mixed --seed 3 --pageout --passes 2 --json --quiet \
+            {g.hog} --mib 144 --kind mixed --seed 3 --pageout --passes 2 --json --quiet \
                 > {WORK}/hog.json 2>&1 & hp=$!
             for i in 1 2; do
                 dd if={WORK}/src of=/mnt/iop/f$i bs=1M conv=fsync status=none || exit 5
