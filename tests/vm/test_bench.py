@@ -117,10 +117,21 @@ def test_bench_smoke_then_swap(guest: Guest, flavour: str, tmp_path: Path) -> No
             assert r["xv_check_pool"] == 0, r
     assert {r["alloc"] for r in xb["runs"]} == set(alloc.ALLOCATORS)
 
+    # fio runs here (SysV IPC in both kernels): its rows are there, parsed
+    assert res["device"]["fio_problem"] is None, res["device"]["fio_problem"]
+    jobs = run.SMOKE.device.jobs
     for kind in device.DEVICES:
         d = res["device"]["devices"][kind]
         assert d["swap"]["hog"]["mismatches"] == 0, d["swap"]["hog"]
         assert d["swap"]["pswpout_mib"] > 0, d["swap"]
+        assert [(f["rw"], f["jobs"]) for f in d["fio"]] == [
+            (rw, j) for rw in ("read", "randread", "write", "randwrite") for j in jobs]
+        assert all(f["ops"] > 0 and f["clat_p99_ns"] for f in d["fio"]), d["fio"]
+    big = res["device"]["big_swap"]
+    assert [(b["kind"], b["disk_factor"]) for b in big] == [
+        (k, f) for f in run.SMOKE.device.big_disk_factors for k in device.BIG_DEVICES]
+    for b in big:
+        assert b["hog"]["mismatches"] == 0 and b["pswpout_mib"] > 0, b
     # nothing of the bench is left behind in the guest
     left = guest.run("grep -E '^(xvbench|ramzswap|brd) ' /proc/modules; "
                      "tail -n +2 /proc/swaps", check=False).stdout
