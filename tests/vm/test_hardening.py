@@ -639,6 +639,9 @@ def test_race_hot_remove_vs_open(hz: Rzs, guest: Guest) -> None:
     assert g.run("ls /sys/block | grep ramzswap").stdout.split() == ["ramzswap0"]
 
 
+MIN_RACE_CYCLES = 5
+
+
 def test_race_init_vs_first_io(hz: Rzs, guest: Guest) -> None:
     """Processes hammer an uninitialised device (open, write, read back) while
     comp_algorithm and disksize are written: the first I/O after disksize
@@ -653,7 +656,8 @@ def test_race_init_vs_first_io(hz: Rzs, guest: Guest) -> None:
         {GATHER}
         end=$(( $(date +%s) + {RACE_SECONDS} )); c=0
         for pair in {pairs}; do
-          [ $(date +%s) -ge $end ] && break
+          # at least MIN_RACE_CYCLES whatever the host's speed, then until the time is up
+          [ $c -ge {MIN_RACE_CYCLES} ] && [ $(date +%s) -ge $end ] && break
           c=$((c + 1)); comp=${{pair%:*}}; other=${{pair#*:}}
           echo 1 > {dev(0)}/reset || exit 1
           pids=
@@ -686,7 +690,6 @@ def test_race_init_vs_first_io(hz: Rzs, guest: Guest) -> None:
     o, i, cs = _merge(opens), _merge(ios), _merge(comps)
     say(f"race init vs first I/O: {cycles} cycles; opens {o}; page write+read {i}; "
         f"concurrent comp_algorithm writes {cs}")
-    assert cycles >= 5, cycles
     assert set(o) <= {"OK"} and set(i) <= {"OK", "ENOSPC"}, (o, i)
     assert i.get("OK", 0) > 0 and i.get("ENOSPC", 0) > 0, i
     assert set(cs) <= {"OK", "EBUSY"} and cs.get("EBUSY", 0) > 0, cs
