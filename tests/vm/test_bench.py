@@ -42,24 +42,15 @@ LIVE_FACTOR = 1.5    # as in test_foundation: 2x does not fit (the pages compres
 
 
 def _hog_through_swap(g: Guest, dev: str, seed: int) -> swap.HogResult:
-    """*dev* is the only swap; a live set of 1.5x the memory the balloon
-    leaves, paged out before each of two verify passes."""
+    """*dev* is the only swap; every page of the hog verified."""
     assert swap.swaps(g) == [dev], swap.swaps(g)
-    swap.inflate_balloon(g, LEAVE_MIB)
-    try:
-        free_mib = swap.mem_available_mib(g)
-        before = swap.vmstat(g)
-        hog = swap.run_hog(g, int(LIVE_FACTOR * free_mib), "mixed", seed=seed, passes=2,
-                           pageout=True)
-        after = swap.vmstat(g)
-    finally:
-        swap.deflate_balloon(g)
-    out_mib = (after["pswpout"] - before["pswpout"]) * 4096 / 2**20
+    run_ = swap.hog_through_swap(g, LEAVE_MIB, LIVE_FACTOR, seed)
+    hog = run_.hog
     say(f"{dev} after the bench: {hog.mib} MiB hog, {hog.mismatches} mismatches, "
-        f"{out_mib:.0f} MiB swapped out, {hog.seconds:.0f}s")
+        f"{run_.out_mib:.0f} MiB swapped out, {hog.seconds:.0f}s")
     assert hog.mismatches == 0, hog.raw
     assert hog.raw["pages"] == hog.mib * 256, hog.raw
-    assert out_mib >= free_mib, (out_mib, free_mib)   # it went through the device
+    assert run_.out_mib >= run_.free_mib, (run_.out_mib, run_.free_mib)   # through the device
     return hog
 
 
@@ -68,8 +59,7 @@ def _ramzswap_after_bench(g: Guest) -> None:
     rzs.cleanup()
     swap.swapoff_all(g)
     rzs.insmod()
-    rzs.init(0, "3G", "lzo-rle")
-    g.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
+    swap.swapon_device(g, "/sys/block/ramzswap0", "/dev/ramzswap0")
     try:
         _hog_through_swap(g, "/dev/ramzswap0", seed=8)
         io = rzs.io_stat(0)
@@ -83,9 +73,7 @@ def _zram_after_bench(g: Guest) -> None:
     """The reference zram after the bench; issue 10 while it is open."""
     mark = g.klog_mark()
     try:
-        g.run(f"echo 1 > {ZRAM}/reset && echo lzo-rle > {ZRAM}/comp_algorithm && "
-              f"echo 3G > {ZRAM}/disksize && mkswap /dev/zram0 >/dev/null && "
-              f"swapon /dev/zram0")
+        swap.swapon_device(g, ZRAM, "/dev/zram0")
         _hog_through_swap(g, "/dev/zram0", seed=7)
         problems = klog.find_problems(g.klog_since(mark))
     except (AssertionError, StepError) as e:       # a dead guest is a StepError

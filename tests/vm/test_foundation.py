@@ -40,8 +40,7 @@ def zram_swap(guest: Guest) -> Iterator[Guest]:
     g = guest
     swap.swapoff_all(g)
     g.run("modprobe zram")  # built in: modprobe consults modules.builtin
-    g.run(f"echo 1 > {ZRAM}/reset && echo lzo-rle > {ZRAM}/comp_algorithm && "
-          f"echo 3G > {ZRAM}/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0")
+    swap.swapon_device(g, ZRAM, "/dev/zram0")
     try:
         yield g
     finally:
@@ -53,15 +52,10 @@ def zram_swap(guest: Guest) -> Iterator[Guest]:
 def test_zram_swap_integrity(zram_swap: Guest, flavour: str) -> None:
     g = zram_swap
     assert swap.swaps(g) == ["/dev/zram0"]
-    swap.inflate_balloon(g, LEAVE_MIB)
-    free_mib = swap.mem_available_mib(g)
-    mib = int(LIVE_FACTOR * free_mib)
-    before = swap.vmstat(g)
-    hog = swap.run_hog(g, mib, "mixed", seed=7, passes=2, pageout=True)
-    after = swap.vmstat(g)
+    run_ = swap.hog_through_swap(g, LEAVE_MIB, LIVE_FACTOR, seed=7)
+    hog, free_mib, out_mib, in_mib = run_.hog, run_.free_mib, run_.out_mib, run_.in_mib
+    mib = hog.mib
     mm = _zram_stat(g, "mm_stat")
-    out_mib = (after["pswpout"] - before["pswpout"]) * 4096 / 2**20
-    in_mib = (after["pswpin"] - before["pswpin"]) * 4096 / 2**20
     say(f"zram {flavour}: hog {mib} MiB ({LIVE_FACTOR} x {free_mib} MiB available): write "
         f"{hog.raw['write_mib_s']} MiB/s, verify {hog.raw['verify_mib_s']} MiB/s; swapped out "
         f"{out_mib:.0f} MiB, in {in_mib:.0f} MiB; mem_used_max {mm[4] / 2**20:.0f} MiB; "

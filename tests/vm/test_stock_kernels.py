@@ -125,8 +125,7 @@ def _swap_run(g: Guest, dev: str, sysdir: str) -> tuple[float, float, int, dict[
     the hog's write and verify MiB/s, mem_used_max and (ramzswap) xv_stat
     while the hog's pages are stored."""
     swap.swapoff_all(g)
-    g.run(f"echo 1 > {sysdir}/reset && echo lzo-rle > {sysdir}/comp_algorithm && "
-          f"echo 3G > {sysdir}/disksize && mkswap {dev} >/dev/null && swapon {dev}")
+    swap.swapon_device(g, sysdir, dev)
     try:
         swap.inflate_balloon(g, LEAVE_MIB)
         free_mib = swap.mem_available_mib(g)

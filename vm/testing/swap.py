@@ -75,3 +75,39 @@ def run_hog(g: Guest, mib: int, kind: str = "mixed", seed: int = 1, passes: int 
 
 def vmstat(g: Guest) -> dict[str, int]:
     return stats.parse_vmstat(g.run("cat /proc/vmstat").stdout)
+
+
+def swapon_device(g: Guest, sysdir: str, dev: str, size: str = "3G",
+                  comp: str = "lzo-rle") -> None:
+    """Reset a zram-style device (zram or ramzswap) at *sysdir*, give it *comp*
+    and *size*, and make *dev* a swap area in use."""
+    g.run(f"echo 1 > {sysdir}/reset && echo {comp} > {sysdir}/comp_algorithm && "
+          f"echo {size} > {sysdir}/disksize && mkswap {dev} >/dev/null && swapon {dev}")
+
+
+@dataclass(frozen=True)
+class SwapRun:
+    """A hog run through swap: its result, the memory the balloon left
+    available, and the MiB swapped out and in meanwhile."""
+    hog: HogResult
+    free_mib: int
+    out_mib: float
+    in_mib: float
+
+
+def hog_through_swap(g: Guest, leave_mib: int, factor: float, seed: int,
+                     passes: int = 2) -> SwapRun:
+    """With a balloon leaving *leave_mib* MiB available, a mixed hog of
+    *factor* times what is available, paged out before each verify pass."""
+    inflate_balloon(g, leave_mib)
+    try:
+        free_mib = mem_available_mib(g)
+        before = vmstat(g)
+        hog = run_hog(g, int(factor * free_mib), "mixed", seed=seed, passes=passes,
+                      pageout=True)
+        after = vmstat(g)
+    finally:
+        deflate_balloon(g)
+    page_mib = 4096 / 2**20
+    return SwapRun(hog, free_mib, (after["pswpout"] - before["pswpout"]) * page_mib,
+                   (after["pswpin"] - before["pswpin"]) * page_mib)
