@@ -7,6 +7,7 @@ from __future__ import annotations
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,42 @@ BOOT_DEADLINE_S = 900.0
 # after it was freed is reported ("pagealloc: memory corruption").
 FLAVOUR_APPEND = {"debug": "page_poison=1"}
 
+# Commands allowed longer than this are watched for fatal kernel reports.
+FAIL_FAST_AFTER_S = 150.0
+
+
+class ConsoleWatch:
+    """The serial console from now on, read as it grows: fatal() says why a
+    command should be given up (a fatal kernel report, QEMU gone), or None."""
+
+    def __init__(self, console_log: Path, alive: Callable[[], bool]) -> None:
+        self.path = console_log
+        self.alive = alive
+        try:
+            self.offset = console_log.stat().st_size
+        except OSError:
+            self.offset = 0
+        self.partial = ""
+
+    def fatal(self) -> str | None:
+        if not self.alive():
+            return f"QEMU exited (console: {self.path})"
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return None
+        self.offset += len(data)
+        text = self.partial + data.decode(errors="replace").replace("\r", "")
+        complete, _, self.partial = text.rpartition("\n")
+        ignore = [k for k in klog.KINDS if k not in klog.FATAL_KINDS]
+        problems = klog.find_problems(complete, ignore=ignore)
+        if not problems:
+            return None
+        return (f"the guest's console shows a fatal kernel report ({problems[0].kind}: "
+                f"{problems[0].line.strip()}; console: {self.path})")
+
 
 @dataclass
 class Guest:
@@ -45,10 +82,17 @@ class Guest:
         return self.programs["hog"]
 
     def run(self, cmd: str, timeout: float = 120.0, check: bool = True) -> Result:
+        """Run *cmd* in the guest.  A command that may run long (*timeout*
+        over FAIL_FAST_AFTER_S) is given up as soon as the serial console
+        shows a fatal kernel report (klog.FATAL_KINDS) or QEMU exits: after
+        an Oops the command may never finish, and its timeout would be
+        spent waiting for nothing."""
         if not self.machine.alive():
             raise SshError(f"the guest is not running (it may have panicked); last console "
                            f"lines:\n{tail(self.console_log, 30)}", self.console_log)
-        return self.ssh.run(cmd, timeout=timeout, check=check)
+        abort = (ConsoleWatch(self.console_log, self.machine.alive).fatal
+                 if timeout > FAIL_FAST_AFTER_S else None)
+        return self.ssh.run(cmd, timeout=timeout, check=check, abort=abort)
 
     def put(self, local: Path, remote: str, mode: int | None = None) -> None:
         self.ssh.put(local, remote, mode)

@@ -113,6 +113,13 @@ SWAP_WRITE_ERROR = r"^Write-error on swap-device \(\d+:\d+:\d+\)$"
 #: Every kind find_problems() reports, for callers that ignore some.
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in _RULES))
 
+#: Reports after which the kernel's state cannot be trusted and nothing a test
+#: waits for may ever finish (an Oops kills the task, a BUG leaves locks held,
+#: corrupted memory corrupts more): a command seeing one is stopped at once.
+FATAL_KINDS: tuple[str, ...] = ("bad page", "kasan", "page fault", "slab", "page poison",
+                                "list corruption", "kernel BUG", "decompression",
+                                "xvmalloc check", "panic", "gpf", "oops", "bug")
+
 CONTEXT_BEFORE = 3
 CONTEXT_AFTER = 6
 MAX_DETAILED = 8   # problems shown with context in a KernelLogError

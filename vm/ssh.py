@@ -16,6 +16,9 @@ import paramiko
 
 from vm.errors import StepError
 
+# How often a long command's abort check runs.
+ABORT_POLL_S = 5.0
+
 
 class SshError(StepError):
     """Could not reach the guest, or a command hung.  A StepError (the one
@@ -69,9 +72,12 @@ class Ssh:
     def close(self) -> None:
         self._client.close()
 
-    def run(self, cmd: str, timeout: float = 120.0, check: bool = True) -> Result:
+    def run(self, cmd: str, timeout: float = 120.0, check: bool = True,
+            abort: Callable[[], str | None] | None = None) -> Result:
         """Run *cmd* with a deadline; raise SshError when it is exceeded, and
-        CommandFailed when check is set and the exit status is not 0."""
+        CommandFailed when check is set and the exit status is not 0.  While
+        it runs, *abort* is asked every ABORT_POLL_S seconds whether to give
+        up waiting: a message from it raises SshError at once."""
         transport = self._client.get_transport()
         if transport is None or not transport.is_active():
             raise SshError(f"ssh connection to {self.host}:{self.port} is closed", self.console_log)
@@ -82,6 +88,7 @@ class Ssh:
             raise SshError(f"could not start `{cmd}`: {e!s}", self.console_log) from e
         out, err = bytearray(), bytearray()
         deadline = time.monotonic() + timeout
+        next_poll = time.monotonic() + ABORT_POLL_S
         try:
             while True:
                 progressed = False
@@ -100,6 +107,13 @@ class Ssh:
                     raise SshError(f"`{cmd}` did not finish within {timeout:.0f}s; "
                                    f"output so far: {out[-500:].decode(errors='replace')!r}",
                                    self.console_log)
+                if abort is not None and time.monotonic() > next_poll:
+                    next_poll = time.monotonic() + ABORT_POLL_S
+                    why = abort()
+                    if why is not None:
+                        raise SshError(f"gave up waiting for `{cmd}`: {why}; output so far: "
+                                       f"{out[-500:].decode(errors='replace')!r}",
+                                       self.console_log)
                 if not progressed:
                     time.sleep(0.02)
             status = chan.recv_exit_status()
