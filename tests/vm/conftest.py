@@ -25,6 +25,7 @@ from vm import klog, paths, pipeline
 from vm.errors import StepError
 from vm.guest import Guest, boot
 from vm.ssh import SshError
+from vm.step import say
 from vm.testing.klogwatch import Watch
 from vm.testing.rzs import Rzs
 
@@ -63,6 +64,7 @@ class GuestBox:
         self.guest: Guest | None = None
         self.boots = 0
         self.boot_error: Exception | None = None
+        self.boot_taint = 0
 
     def get(self) -> Guest:
         if self.boot_error is not None:
@@ -90,13 +92,41 @@ class GuestBox:
                                             log)
                 raise self.boot_error from e
             self.guest = g
+            self.boot_taint = taint(g)
         assert self.guest is not None
         return self.guest
+
+    def drop_if_tainted(self) -> None:
+        """Shut the guest down if the kernel marked itself tainted by a bug
+        since boot (an Oops, a WARNING, a bad page, a soft lockup): the test
+        that caused it fails on its kernel log, and the next test gets a
+        kernel that can be trusted instead of the wreck."""
+        g = self.guest
+        if g is None or not g.machine.alive():
+            return
+        try:
+            new = taint(g) & ~self.boot_taint & BAD_TAINT
+        except (SshError, AssertionError, ValueError):
+            new = BAD_TAINT     # cannot even ask: as bad
+        if new:
+            say(f"guest {self.flavour}: kernel tainted ({new:#x}) by the last test; "
+                "the next test boots a new guest")
+            self.close()
 
     def close(self) -> None:
         if self.guest is not None:
             self.guest.stop()
             self.guest = None
+
+
+# /proc/sys/kernel/tainted bits a kernel bug sets (Documentation/admin-guide/
+# tainted-kernels.rst): B bad page (5), D died/Oops (7), W warning (9),
+# L soft lockup (14).  Out-of-tree modules (O, E) and KUnit (N) do not count.
+BAD_TAINT = 1 << 5 | 1 << 7 | 1 << 9 | 1 << 14
+
+
+def taint(g: Guest) -> int:
+    return int(g.run("cat /proc/sys/kernel/tainted", timeout=60).stdout.strip())
 
 
 def _answers(g: Guest) -> bool:
@@ -146,6 +176,8 @@ def guest(guest_box: GuestBox, request: pytest.FixtureRequest) -> Iterator[Guest
             watch.check(_allowed(item), _log_path(item, "teardown"))
     if own:
         guest_box.close()
+    else:
+        guest_box.drop_if_tainted()
 
 
 @pytest.fixture
