@@ -246,7 +246,7 @@ def corpus_io(g: Guest, tool: str, dev: str, corpus_path: str, rw: str, pattern:
 def fio_works(g: Guest) -> str | None:
     """None if fio runs in this guest, else why not (fio needs SysV shared memory,
     CONFIG_SYSVIPC, even with --thread)."""
-    r = g.run("fio --name=probe --thread --filename=/dev/null --size=4k --rw=read "
+    r = g.run("fio --name=probe --thread --filename=/dev/zero --size=4k --rw=read "
               "--output-format=terse", check=False, timeout=120)
     return None if r.status == 0 else (r.stderr.strip() or r.stdout.strip())[-300:]
 
