@@ -37,6 +37,7 @@ CASES = [
     "xvt_atomic",
     "xvt_irq_context",
     "xvt_concurrency",
+    "xvt_released_untouched",
 ]
 
 _runs: dict[int, SuiteRun] = {}
