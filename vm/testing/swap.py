@@ -3,8 +3,10 @@ and the page-integrity hog."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,3 +113,15 @@ def hog_through_swap(g: Guest, leave_mib: int, factor: float, seed: int,
     page_mib = 4096 / 2**20
     return SwapRun(hog, free_mib, (after["pswpout"] - before["pswpout"]) * page_mib,
                    (after["pswpin"] - before["pswpin"]) * page_mib)
+
+
+@contextlib.contextmanager
+def background(g: Guest, loop: str) -> Iterator[None]:
+    """Run the shell command *loop* in the guest in the background for the
+    duration of the block; it is killed after."""
+    pid = g.run(f"nohup sh -c '{loop}' >/dev/null 2>&1 & echo $!").stdout.strip()
+    assert pid.isdigit(), pid
+    try:
+        yield
+    finally:
+        g.run(f"kill {pid}", check=False)
