@@ -30,6 +30,27 @@ FLAVOUR_APPEND = {"debug": "page_poison=1"}
 
 # Commands allowed longer than this are watched for fatal kernel reports.
 FAIL_FAST_AFTER_S = 150.0
+_NOT_FATAL = tuple(k for k in klog.KINDS if k not in klog.FATAL_KINDS)
+
+
+def console_size(path: Path) -> int:
+    """Bytes in the serial console log so far (0 before QEMU made it)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def console_since(path: Path, offset: int, end: int | None = None) -> str:
+    """The serial console log from byte *offset* on, up to byte *end* if
+    given (QEMU only appends)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(offset)
+            data = f.read() if end is None else f.read(max(0, end - offset))
+            return data.decode(errors="replace").replace("\r", "")
+    except OSError:
+        return ""
 
 
 class ConsoleWatch:
@@ -39,26 +60,17 @@ class ConsoleWatch:
     def __init__(self, console_log: Path, alive: Callable[[], bool]) -> None:
         self.path = console_log
         self.alive = alive
-        try:
-            self.offset = console_log.stat().st_size
-        except OSError:
-            self.offset = 0
+        self.offset = console_size(console_log)
         self.partial = ""
 
     def fatal(self) -> str | None:
         if not self.alive():
             return f"QEMU exited (console: {self.path})"
-        try:
-            with self.path.open("rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except OSError:
-            return None
-        self.offset += len(data)
-        text = self.partial + data.decode(errors="replace").replace("\r", "")
+        size = console_size(self.path)
+        text = self.partial + console_since(self.path, self.offset, size)
+        self.offset = size
         complete, _, self.partial = text.rpartition("\n")
-        ignore = [k for k in klog.KINDS if k not in klog.FATAL_KINDS]
-        problems = klog.find_problems(complete, ignore=ignore)
+        problems = klog.find_problems(complete, ignore=_NOT_FATAL)
         if not problems:
             return None
         return (f"the guest's console shows a fatal kernel report ({problems[0].kind}: "

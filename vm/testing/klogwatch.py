@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vm import klog, kmemleak
-from vm.guest import Guest
+from vm.guest import Guest, console_since, console_size
 from vm.ssh import SshError
 from vm.step import say
 
@@ -33,22 +33,6 @@ class GuestFailure(AssertionError):
     """The guest died or stopped answering during a test."""
 
 
-def console_since(path: Path, offset: int) -> str:
-    try:
-        with path.open("rb") as f:
-            f.seek(offset)
-            return f.read().decode(errors="replace").replace("\r", "")
-    except OSError:
-        return ""
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
 @dataclass
 class Watch:
     guest: Guest
@@ -57,12 +41,12 @@ class Watch:
 
     @classmethod
     def start(cls, g: Guest) -> Watch:
-        return cls(g, g.klog_mark(), _size(g.console_log))
+        return cls(g, g.klog_mark(), console_size(g.console_log))
 
     def restart(self) -> None:
         """Move both marks to now (e.g. after the test body was checked)."""
         self.dmesg_mark = self.guest.klog_mark()
-        self.console_offset = _size(self.guest.console_log)
+        self.console_offset = console_size(self.guest.console_log)
 
     def check(self, allow: Sequence[str], log_path: Path) -> None:
         """Raise KernelLogError if the guest's kernel log since the start holds
