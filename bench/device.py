@@ -364,6 +364,11 @@ def _sampled_hog(g: Guest, d: Device, hog_cmd: str,
     lines = res.stdout.strip().splitlines()
     head = next(ln for ln in lines if ln.startswith("swaprun "))
     meta = dict(item.split("=", 1) for item in head.split()[1:])
+    if not lines[-1].startswith("{"):
+        oom = g.run("dmesg | grep -E 'Out of memory|oom-kill' | tail -n 2", check=False).stdout
+        raise AssertionError(f"hog through {d.kind} died without a result (rc {meta['rc']}): "
+                             f"{g.run(f'cat {SAMPLES}.hogerr', check=False).stdout.strip()}"
+                             f"\n{oom.strip() or 'no OOM kill in the kernel log'}")
     hog: dict[str, Any] = json.loads(lines[-1])
     if int(meta["rc"]) != 0 or hog.get("mismatches"):
         raise AssertionError(f"hog through {d.kind} failed (rc {meta['rc']}): "

@@ -48,8 +48,11 @@ FULL = Plan(
                                       1024 * MiB_KIB),
                           ladder_churn=10, repeat=2, ladder_repeat=1),
     device=device.DevicePlan(io_seconds=10, jobs=(1, 2), hog_mib=512, hog_passes=2,
-                             big_ram_mib=512, big_disk_factors=(1, 2, 4)),
+                             big_ram_mib=512, big_disk_factors=(2, 4)),
 )
+# No 1x: a hog of 1.5x RAM cannot fit in RAM plus a device of RAM's size, since
+# the compressed pages take RAM too (768 MiB over 512 MiB and a 512 MiB device:
+# the OOM killer took the hog, 2026-12-03).
 
 # The test's plan: the quick plan's shape, smaller still (the debug kernel is slow).
 SMOKE = replace(
