@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vm import stats
@@ -88,6 +89,37 @@ class Rzs:
 
     def write(self, dev: int, attr: str, value: str, newline: bool = True) -> WriteResult:
         return self.write_path(self.path(dev, attr), value, newline)
+
+    def write_each(self, writes: Sequence[tuple[str, str]],
+                   probe: str) -> list[tuple[WriteResult, str]]:
+        """Each (sysfs path, value) of *writes* in turn as write_path() does it,
+        and after each the output of the shell command *probe*: one guest round
+        trip for them all (a bad-input table of dozens of writes otherwise costs
+        minutes under TCG).  Returns, per write, its result and the probe's
+        output."""
+        steps = [f"{{ /usr/bin/printf '%s\\n' {shlex.quote(value)} > {path}; }} "
+                 f"2>/tmp/rzs-write-err; echo \"@@status $?\"; "
+                 f"sed 's/^/@@err /' /tmp/rzs-write-err; ({probe}) | sed 's/^/@@out /'"
+                 for path, value in writes]
+        out = self.g.run("\n".join(steps), timeout=60 + 5 * len(steps)).stdout
+        done: list[tuple[WriteResult, str]] = []
+        status = -1
+        err: list[str] = []
+        probed: list[str] = []
+        for line in out.splitlines():
+            tag, _, rest = line.partition(" ")
+            if tag == "@@status":
+                if status >= 0:
+                    done.append((WriteResult(status, "\n".join(err)), "\n".join(probed)))
+                status, err, probed = int(rest), [], []
+            elif tag == "@@err":
+                err.append(rest)
+            elif tag == "@@out":
+                probed.append(rest)
+        if status >= 0:
+            done.append((WriteResult(status, "\n".join(err)), "\n".join(probed)))
+        assert len(done) == len(writes), f"{len(writes)} writes, {len(done)} results:\n{out}"
+        return done
 
     def set(self, dev: int, attr: str, value: str) -> None:
         r = self.write(dev, attr, value)
