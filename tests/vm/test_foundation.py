@@ -11,10 +11,10 @@ from vm.guest import Guest
 from vm.step import say
 from vm.testing import swap
 
-pytestmark = [pytest.mark.vm, pytest.mark.both_flavours]
+pytestmark = pytest.mark.vm
 
 ZRAM = "/sys/block/zram0"
-LEAVE_MIB = 256  # memory left available after the balloon (a 384 MiB hog, ~1 GiB through swap)
+LEAVE_MIB = 192  # memory left available after the balloon (a 288 MiB hog, ~750 MiB through swap)
 # The hog's mixed pages compress about 2.1x with LZO, so a live set of twice
 # the free memory cannot fit in compressed RAM (seen: OOM).  The live set is
 # 1.5x free memory, and two paged-out verify passes make the pages stored
@@ -22,6 +22,7 @@ LEAVE_MIB = 256  # memory left available after the balloon (a 384 MiB hog, ~1 Gi
 LIVE_FACTOR = 1.5
 
 
+@pytest.mark.both_flavours
 def test_guest_is_i386_with_highmem(guest: Guest) -> None:
     assert guest.run("uname -m").stdout.strip() == "i686"
     mi = guest.meminfo()
@@ -49,8 +50,11 @@ def zram_swap(guest: Guest) -> Iterator[Guest]:
         g.run(f"echo 1 > {ZRAM}/reset", check=False)
 
 
+# Debug kernel only in CI (time); `invoke bench` swaps through zram on the perf
+# kernel in every run, every page verified.
 def test_zram_swap_integrity(zram_swap: Guest, flavour: str) -> None:
-    """Every page verified, while zsmalloc compaction runs all the time
+    """Every page verified, and the device empty after swapoff and reset,
+    while zsmalloc compaction runs all the time
     (zram's compact attribute, 10 times a second), as its shrinker runs it
     under memory pressure: issue 10 was compaction moving an object that
     zram had mapped, on a kernel where zsmalloc's migrate lock was compiled
@@ -74,12 +78,8 @@ def test_zram_swap_integrity(zram_swap: Guest, flavour: str) -> None:
     assert in_mib >= free_mib, (in_mib, free_mib)
     assert mm[4] > 0, f"zram mem_used_max is 0: nothing was stored ({mm})"
 
-
-def test_zram_empty_after_swapoff_and_reset(zram_swap: Guest) -> None:
-    g = zram_swap
-    swap.inflate_balloon(g, LEAVE_MIB)
-    hog = swap.run_hog(g, swap.mem_available_mib(g) + 128, "mixed", seed=3, pageout=True)
-    assert hog.mismatches == 0, hog.raw
+    # and swapoff plus reset leave it empty
+    swap.deflate_balloon(g)
     g.run("swapoff /dev/zram0", timeout=900)
     g.run(f"echo 1 > {ZRAM}/reset")
     assert _zram_stat(g, "disksize") == [0]
