@@ -29,10 +29,10 @@ enum xv_mapmode {
 
 /**
  * struct xv_pool_stats - a snapshot of a pool's counters
- * @objects: objects currently allocated
+ * @objects: objects currently allocated, whole-page objects included
  * @bytes_requested: sum of the sizes passed to xv_malloc() for live objects
  * @bytes_in_pool: bytes of the pages the pool holds (pages_total * PAGE_SIZE)
- * @pages_total: pages the pool holds
+ * @pages_total: pages the pool holds, one per whole-page object included
  * @pages_highmem: of those, pages in high memory
  * @alloc_failures: xv_malloc() calls that returned -ENOMEM
  */
@@ -45,7 +45,10 @@ struct xv_pool_stats {
 	u64 alloc_failures;
 };
 
-/* Largest object xv_malloc() accepts. */
+/*
+ * Largest object xv_malloc() accepts.  Objects larger than PAGE_SIZE - 4
+ * bytes take one page each, with no header ("whole-page objects").
+ */
 #define XV_MAX_ALLOC_SIZE	PAGE_SIZE
 
 struct xv_pool *xv_create_pool(const char *name);
@@ -71,13 +74,17 @@ int xv_check_pool(struct xv_pool *pool);
 /**
  * struct xv_pool_check - what xv_check_pool_info() found in a pool
  * @areas: areas (growth units of several order-0 pages) the pool holds
- * @used_blocks: allocated blocks (equals the number of live objects)
+ * @used_blocks: allocated blocks: live packed objects (all live objects
+ *	but the whole-page ones)
  * @used_bytes: bytes those blocks occupy, headers and rounding included
  * @free_blocks: free blocks on the free lists
  * @free_bytes: bytes of those free blocks
  * @largest_free: size in bytes of the largest free block
  * @crossing_objects: live objects whose data crosses a page boundary (they
  *	are reached through a per-CPU bounce buffer by xv_map())
+ * @whole_objects: live whole-page objects: those larger than PAGE_SIZE - 4
+ *	bytes, each alone in a page of its own with no header (not in
+ *	@areas, never crossing)
  */
 struct xv_pool_check {
 	u64 areas;
@@ -87,6 +94,7 @@ struct xv_pool_check {
 	u64 free_bytes;
 	u64 largest_free;
 	u64 crossing_objects;
+	u64 whole_objects;
 };
 
 int xv_check_pool_info(struct xv_pool *pool, struct xv_pool_check *info);

@@ -8,6 +8,34 @@
  *
  * Design
  *
+ * Two kinds of object.  An object of up to XV_MAX_PACKED (PAGE_SIZE - 4)
+ * bytes is packed: a block with a 4-byte header in an area, as described
+ * below.  A larger one (PAGE_SIZE - 3 to PAGE_SIZE bytes: in a compressed
+ * swap device, a page stored raw) is a whole-page object: one page of its
+ * own with no header, so it costs exactly one page and is never bounced.
+ * Packed, a 4096-byte object would need a 4100-byte block: three filled a
+ * 16 KiB area with 12 bytes spilling into its fourth page (1.33 pages
+ * each), and every such object crossed a page.  The cut-off is where a
+ * block stops fitting in a page: an object of up to PAGE_SIZE - 4 bytes
+ * packs at least as densely as a page of its own (a uniform run of
+ * 4092-byte objects fills areas exactly), a larger one never does.
+ *
+ * Whole-page objects.  xv_malloc() allocates the page with the caller's
+ * gfp plus __GFP_HIGHMEM and without the pool lock, which it takes only
+ * to count the object (objects, bytes_requested, pages_total,
+ * pages_highmem include whole-page objects; the pool keeps their own
+ * totals beside them for xv_check_pool()).  The handle is XV_WHOLE_TAG
+ * (the top bit of an unsigned long) or'ed with the page's pfn, so it is
+ * never 0 and never a block address (those stay below 2^31, see
+ * Addresses).  The exact size lives in page->private with a per-pool
+ * cookie above it, which xv_map(), xv_free() and the others check to
+ * catch a stale or foreign handle (the page allocator clears or reuses
+ * the word of a freed page; xv_free() clears it first).  xv_map() of such
+ * an object is kmap_local_page() of its page; xv_free() gives the page
+ * back at once.  The pool keeps no list of them: xv_check_pool() checks
+ * their counters against each other but cannot walk them, and
+ * xv_destroy_pool() cannot free those still allocated.
+ *
  * Areas.  Blocks live in areas: linear spaces of XV_AREA_SIZE (16 KiB)
  * bytes backed by XV_AREA_PAGES (4) order-0 pages that need not be
  * contiguous, allocated with the caller's gfp plus __GFP_HIGHMEM.  Blocks
@@ -25,10 +53,12 @@
  * area's pages) turns an id into its pages in O(1) without the pool lock.
  *
  * Addresses.  A block is named by a u32 "block address": area id << 12 |
- * offset / 4.  Handles are block addresses (so 0 is never a valid handle)
- * and so are the free-list links kept inside free blocks.  Ids are
- * recycled LIFO through the table's free slots; at most 2^20 - 1 areas
- * (16 GiB) per pool.
+ * offset / 4.  Packed objects' handles are block addresses (so 0 is never
+ * a valid handle) and so are the free-list links kept inside free blocks.
+ * Ids are recycled LIFO through the table's free slots.  Where unsigned
+ * long has 32 bits (i386) the top bit of a handle is the whole-page tag,
+ * so block addresses have 31 bits: at most 2^19 - 1 areas (8 GiB of
+ * packed objects) per pool; elsewhere 2^20 - 1 (16 GiB).
  *
  * Blocks.  Each block starts with a u32 header: free flag, prev-free flag,
  * block size in 4-byte units and, for an allocated block, the exact size
@@ -59,7 +89,8 @@
  * blocks are ever adjacent.  On a split the object
  * takes the front of the free block.
  *
- * Mapping.  An object inside one page is mapped with kmap_local_page().
+ * Mapping.  An object inside one page (a whole-page object included) is
+ * mapped with kmap_local_page().
  * One that crosses a page boundary is copied into a per-CPU bounce buffer
  * of PAGE_SIZE bytes (in for XV_MM_RW and XV_MM_RO) and back on xv_unmap()
  * (for XV_MM_RW and XV_MM_WO).  Between xv_map() and xv_unmap() preemption
@@ -76,7 +107,7 @@
  * after the lock is dropped.
  * xv_map(), xv_read(), xv_write() and xv_obj_size() take no lock: a live
  * object's header changes only in its prev-free bit, written whole under
- * the lock.
+ * the lock, and a whole-page object's private word not at all.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -619,6 +650,100 @@ static unsigned int xv_uninstall(struct xv_pool *pool, u32 id, struct page **out
 	return n;
 }
 
+/* ---- whole-page objects -------------------------------------------------- */
+
+static bool xv_is_whole(unsigned long handle)
+{
+	return handle & XV_WHOLE_TAG;
+}
+
+/*
+ * The page of the whole-page object @handle of @pool and its size, or
+ * NULL if @handle names none (its page's private word does not hold the
+ * pool's cookie and a whole-page size).
+ */
+static struct page *xv_whole_page(struct xv_pool *pool, unsigned long handle, u32 *size)
+{
+	unsigned long pfn = handle & ~XV_WHOLE_TAG, priv;
+	struct page *page;
+
+	if (!pfn_valid(pfn))
+		return NULL;
+	page = pfn_to_page(pfn);
+	priv = READ_ONCE(page->private);
+	*size = priv & XV_WHOLE_SIZE_MASK;
+	if ((priv & ~XV_WHOLE_SIZE_MASK) != pool->whole_cookie ||
+	    *size <= XV_MAX_PACKED || *size > XV_MAX_OBJ)
+		return NULL;
+	return page;
+}
+
+/*
+ * Count a whole-page object of @size bytes in (@in) or out: the counters
+ * are the only thing the pool lock guards for such an object.
+ */
+static void xv_whole_account(struct xv_pool *pool, struct page *page, u32 size, bool in)
+{
+	unsigned int high = PageHighMem(page) ? 1 : 0;
+	unsigned long irqflags;
+
+	spin_lock_irqsave(&pool->lock, irqflags);
+	if (in) {
+		pool->objects++;
+		pool->bytes_requested += size;
+		pool->pages_total++;
+		pool->pages_highmem += high;
+		pool->whole_objects++;
+		pool->whole_bytes += size;
+		pool->whole_highmem += high;
+	} else {
+		pool->objects--;
+		pool->bytes_requested -= size;
+		pool->pages_total--;
+		pool->pages_highmem -= high;
+		pool->whole_objects--;
+		pool->whole_bytes -= size;
+		pool->whole_highmem -= high;
+	}
+	spin_unlock_irqrestore(&pool->lock, irqflags);
+}
+
+/* xv_malloc() of more than XV_MAX_PACKED bytes: a page of its own. */
+static int xv_whole_alloc(struct xv_pool *pool, size_t size, gfp_t flags,
+			  unsigned long *handle)
+{
+	gfp_t gfp = flags & ~(GFP_ZONEMASK | __GFP_COMP | __GFP_ZERO);
+	struct page *page = NULL;
+	unsigned long irqflags;
+
+	if (!xv_fail_now(pool))
+		page = alloc_page(gfp | __GFP_HIGHMEM);
+	if (!page) {
+		spin_lock_irqsave(&pool->lock, irqflags);
+		pool->alloc_failures++;
+		spin_unlock_irqrestore(&pool->lock, irqflags);
+		return -ENOMEM;
+	}
+	set_page_private(page, pool->whole_cookie | size);
+	xv_whole_account(pool, page, size, true);
+	*handle = XV_WHOLE_TAG | page_to_pfn(page);
+	return 0;
+}
+
+static void xv_whole_free(struct xv_pool *pool, unsigned long handle)
+{
+	struct page *page;
+	u32 size;
+
+	page = xv_whole_page(pool, handle, &size);
+	if (WARN_ONCE(!page, "xvmalloc: pool %s: bad handle %#lx freed\n", pool->name,
+		      handle))
+		return;
+	xv_whole_account(pool, page, size, false);
+	set_page_private(page, 0);
+	__free_page(page);
+}
+
 /* ---- API ---------------------------------------------------------------- */
 
 /**
@@ -645,6 +770,8 @@ struct xv_pool *xv_create_pool(const char *name)
 	}
 	spin_lock_init(&pool->lock);
 	pool->next_id = 1;
+	/* any non-zero bits above the size; the pool's address tells pools apart */
+	pool->whole_cookie = ((unsigned long)pool >> 4 | 1) << XV_WHOLE_SIZE_BITS;
 	atomic_set(&pool->fail_nth, 0);
 	return pool;
 }
@@ -654,8 +781,9 @@ EXPORT_SYMBOL_GPL(xv_create_pool);
  * xv_destroy_pool() - free a pool and all its pages
  * @pool: the pool, or NULL
  *
- * Warns (once) if objects are still allocated; frees them anyway.  No
- * other call on @pool may run or follow.
+ * Warns (once) if objects are still allocated; frees the packed ones
+ * anyway, but cannot find whole-page objects (see xv_malloc()), whose
+ * pages are then lost.  No other call on @pool may run or follow.
  *
  * Context: process context.
  */
@@ -694,9 +822,11 @@ EXPORT_SYMBOL_GPL(xv_destroy_pool);
  *	are ignored (pool pages always come with __GFP_HIGHMEM)
  * @handle: set to the object's handle on success, to 0 on failure
  *
- * Takes a bounded number of steps when the pool has room; otherwise the
- * pool grows by one area, allocated with @flags with the pool lock
- * dropped.
+ * An object of up to PAGE_SIZE - 4 bytes is packed with others: this
+ * takes a bounded number of steps when the pool has room; otherwise the
+ * pool grows by the pages the object needs, allocated with @flags with
+ * the pool lock dropped.  A larger one gets a page of its own (with
+ * @flags, without the lock), holding nothing else: no header, one page.
  *
  * Context: any context @flags allows; never sleeps unless @flags does.
  * Return: 0, -EINVAL if @size is 0 or too large, -ENOMEM if the pool
@@ -716,6 +846,8 @@ int xv_malloc(struct xv_pool *pool, size_t size, gfp_t flags,
 	if (!size || size > XV_MAX_OBJ)
 		return -EINVAL;
 	might_sleep_if(gfpflags_allow_blocking(flags));
+	if (size > XV_MAX_PACKED)
+		return xv_whole_alloc(pool, size, flags, handle);
 	need = xv_block_size(size);
 
 	spin_lock_irqsave(&pool->lock, irqflags);
@@ -788,6 +920,10 @@ void xv_free(struct xv_pool *pool, unsigned long handle)
 
 	if (!handle)
 		return;
+	if (xv_is_whole(handle)) {
+		xv_whole_free(pool, handle);
+		return;
+	}
 	spin_lock_irqsave(&pool->lock, irqflags);
 	area = upper_32_bits(handle) ? NULL : xv_area_get(pool, id);
 	hdr = area && READ_ONCE(area->pages[off >> PAGE_SHIFT]) ?
@@ -830,26 +966,39 @@ unlock:
 }
 EXPORT_SYMBOL_GPL(xv_free);
 
-/*
- * The area of a live object, the offset of its data in the area and its
- * size, or NULL (with a warning) if @handle names no live object.
- */
-static struct xv_area *xv_obj(struct xv_pool *pool, unsigned long handle,
-			      u32 *off, u32 *size)
+/* Where a live object is: in an area at an offset, or a page of its own. */
+struct xv_loc {
+	struct xv_area *area;	/* packed: the area, @off the data's offset in it */
+	struct page *page;	/* whole-page: the page; @area is NULL */
+	u32 off;
+	u32 size;		/* exactly what was given to xv_malloc() */
+};
+
+/* Find a live object; false (with a warning) if @handle names none. */
+static bool xv_locate(struct xv_pool *pool, unsigned long handle, struct xv_loc *loc)
 {
-	struct xv_area *area = NULL;
 	u32 hdr = XV_HDR_FREE;
 
+	loc->area = NULL;
+	loc->page = NULL;
+	loc->off = 0;
+	if (xv_is_whole(handle)) {
+		loc->page = xv_whole_page(pool, handle, &loc->size);
+		if (WARN_ONCE(!loc->page, "xvmalloc: pool %s: bad handle %#lx\n",
+			      pool->name, handle))
+			return false;
+		return true;
+	}
 	if (!upper_32_bits(handle))
-		area = xv_area_get(pool, xv_addr_id(handle));
-	if (area)
-		hdr = xv_rd_hdr(area, xv_addr_off(handle));
+		loc->area = xv_area_get(pool, xv_addr_id(handle));
+	if (loc->area)
+		hdr = xv_rd_hdr(loc->area, xv_addr_off(handle));
 	if (WARN_ONCE(hdr & XV_HDR_FREE, "xvmalloc: pool %s: bad handle %#lx\n",
 		      pool->name, handle))
-		return NULL;
-	*off = xv_addr_off(handle) + XV_HDR_SIZE;
-	*size = xv_hdr_osize(hdr);
-	return area;
+		return false;
+	loc->off = xv_addr_off(handle) + XV_HDR_SIZE;
+	loc->size = xv_hdr_osize(hdr);
+	return true;
 }
 
 /* Per-CPU state of the one mapping a CPU may hold. */
@@ -873,8 +1022,9 @@ static DEFINE_PER_CPU(struct xv_map_state, xv_map_state);
  * @mm: %XV_MM_RW, %XV_MM_RO or %XV_MM_WO
  *
  * Returns the address of the object's xv_obj_size() bytes.  An object
- * within one page is mapped in place with kmap_local_page(); one that
- * crosses a page boundary is copied into a per-CPU buffer (unless @mm is
+ * within one page (a whole-page object included: its address is that of
+ * its page) is mapped in place with kmap_local_page(); one that crosses a
+ * page boundary is copied into a per-CPU buffer (unless @mm is
  * %XV_MM_WO) and copied back by xv_unmap() (unless @mm is %XV_MM_RO).
  *
  * Preemption stays disabled until xv_unmap(), which must come before the
@@ -890,11 +1040,9 @@ static DEFINE_PER_CPU(struct xv_map_state, xv_map_state);
 void *xv_map(struct xv_pool *pool, unsigned long handle, enum xv_mapmode mm)
 {
 	struct xv_map_state *st;
-	struct xv_area *area;
-	u32 off, size;
+	struct xv_loc loc;
 
-	area = xv_obj(pool, handle, &off, &size);
-	if (!area)
+	if (!xv_locate(pool, handle, &loc))
 		return NULL;
 	st = get_cpu_ptr(&xv_map_state);
 	if (WARN_ONCE(st->pool, "xvmalloc: nested %s() on one CPU\n", __func__)) {
@@ -902,19 +1050,23 @@ void *xv_map(struct xv_pool *pool, unsigned long handle, enum xv_mapmode mm)
 		return NULL;
 	}
 	st->pool = pool;
-	st->area = area;
+	st->area = loc.area;
 	st->handle = handle;
-	st->off = off;
-	st->size = size;
+	st->off = loc.off;
+	st->size = loc.size;
 	st->mm = mm;
-	if (!xv_crosses(off, size)) {
-		st->kaddr = kmap_local_page(area->pages[off >> PAGE_SHIFT]) +
-			    offset_in_page(off);
+	if (loc.page) {
+		st->kaddr = kmap_local_page(loc.page);
+		return st->kaddr;
+	}
+	if (!xv_crosses(loc.off, loc.size)) {
+		st->kaddr = kmap_local_page(loc.area->pages[loc.off >> PAGE_SHIFT]) +
+			    offset_in_page(loc.off);
 		return st->kaddr;
 	}
 	st->kaddr = NULL;
 	if (mm != XV_MM_WO)
-		xv_copy_from(area, off, size, st->buf);
+		xv_copy_from(loc.area, loc.off, loc.size, st->buf);
 	return st->buf;
 }
 EXPORT_SYMBOL_GPL(xv_map);
@@ -960,12 +1112,14 @@ EXPORT_SYMBOL_GPL(xv_unmap);
  */
 void xv_read(struct xv_pool *pool, unsigned long handle, void *dst)
 {
-	struct xv_area *area;
-	u32 off, size;
+	struct xv_loc loc;
 
-	area = xv_obj(pool, handle, &off, &size);
-	if (area)
-		xv_copy_from(area, off, size, dst);
+	if (!xv_locate(pool, handle, &loc))
+		return;
+	if (loc.page)
+		memcpy_from_page(dst, loc.page, 0, loc.size);
+	else
+		xv_copy_from(loc.area, loc.off, loc.size, dst);
 }
 EXPORT_SYMBOL_GPL(xv_read);
 
@@ -979,12 +1133,14 @@ EXPORT_SYMBOL_GPL(xv_read);
  */
 void xv_write(struct xv_pool *pool, unsigned long handle, const void *src)
 {
-	struct xv_area *area;
-	u32 off, size;
+	struct xv_loc loc;
 
-	area = xv_obj(pool, handle, &off, &size);
-	if (area)
-		xv_copy_to(area, off, size, src);
+	if (!xv_locate(pool, handle, &loc))
+		return;
+	if (loc.page)
+		memcpy_to_page(loc.page, 0, src, loc.size);
+	else
+		xv_copy_to(loc.area, loc.off, loc.size, src);
 }
 EXPORT_SYMBOL_GPL(xv_write);
 
@@ -998,9 +1154,9 @@ EXPORT_SYMBOL_GPL(xv_write);
  */
 size_t xv_obj_size(struct xv_pool *pool, unsigned long handle)
 {
-	u32 off, size;
+	struct xv_loc loc;
 
-	return xv_obj(pool, handle, &off, &size) ? size : 0;
+	return xv_locate(pool, handle, &loc) ? loc.size : 0;
 }
 EXPORT_SYMBOL_GPL(xv_obj_size);
 
@@ -1138,7 +1294,7 @@ static bool xv_check_area(struct xv_checker *c, u32 id)
 			c->info.largest_free = max_t(u64, c->info.largest_free, bsize);
 		} else {
 			osize = xv_hdr_osize(hdr);
-			if (!osize || osize > XV_MAX_OBJ || xv_block_size(osize) > bsize ||
+			if (!osize || osize > XV_MAX_PACKED || xv_block_size(osize) > bsize ||
 			    bsize - xv_block_size(osize) >= XV_MIN_BLOCK)
 				xv_bad(c, id, off, "object size %u in a block of %u", osize, bsize);
 			needed |= xv_page_mask(off, end);
@@ -1216,6 +1372,9 @@ static u64 xv_check_list(struct xv_checker *c, u32 fl, u32 sl, u64 limit)
  * Walks every area block by block (sizes, flags, footers, coalescing, the
  * exact sizes), every free list (links both ways, each block's class) and
  * both bitmap levels, and compares the totals with the pool's counters.
+ * Whole-page objects are on no list: only their counters are checked (the
+ * sizes they add up to must be whole-page sizes, their pages and highmem
+ * pages must be what the pool's totals hold beyond the areas').
  * Holds the pool lock with interrupts disabled throughout, for a time
  * proportional to the pool size: for tests and debugging.
  *
@@ -1262,11 +1421,22 @@ int xv_check_pool_info(struct xv_pool *pool, struct xv_pool_check *info)
 	if (walked && listed != c.info.free_blocks)
 		xv_bad(&c, 0, 0, "%llu free blocks but %llu on lists", c.info.free_blocks,
 		       listed);
-	if (walked && (c.info.used_blocks != pool->objects ||
-		       c.bytes_requested != pool->bytes_requested))
+	c.info.whole_objects = pool->whole_objects;
+	if (pool->whole_highmem > pool->whole_objects ||
+	    pool->whole_bytes < (u64)pool->whole_objects * (XV_MAX_PACKED + 1) ||
+	    pool->whole_bytes > (u64)pool->whole_objects * XV_MAX_OBJ ||
+	    pool->whole_objects > pool->objects || pool->whole_bytes > pool->bytes_requested)
+		xv_bad(&c, 0, 0, "whole pages: %lu of %llu bytes (%lu high); all: %llu of %llu",
+		       pool->whole_objects, pool->whole_bytes, pool->whole_highmem,
+		       pool->objects, pool->bytes_requested);
+	if (walked && (c.info.used_blocks + pool->whole_objects != pool->objects ||
+		       c.bytes_requested + pool->whole_bytes != pool->bytes_requested))
 		xv_bad(&c, 0, 0, "%llu objects of %llu bytes, counters say %llu of %llu",
-		       c.info.used_blocks, c.bytes_requested, pool->objects,
+		       c.info.used_blocks + pool->whole_objects,
+		       c.bytes_requested + pool->whole_bytes, pool->objects,
 		       pool->bytes_requested);
+	c.pages += pool->whole_objects;
+	c.highmem += pool->whole_highmem;
 	if (c.info.areas != pool->nr_areas || free_slots + pool->nr_areas + 1 != pool->next_id ||
 	    c.pages != pool->pages_total || c.highmem != pool->pages_highmem)
 		xv_bad(&c, 0, 0, "%llu areas, %lu pages (%lu highmem), counters say %u, %lu (%lu)",
@@ -1340,6 +1510,9 @@ static int __init xv_init(void)
 	BUILD_BUG_ON(XV_FL_COUNT > 31);
 	BUILD_BUG_ON(XV_CHUNK_AREAS < 1);
 	BUILD_BUG_ON(XV_AREA_PAGES > 32);
+	/* a block address never has the whole-page tag */
+	BUILD_BUG_ON(((u64)XV_MAX_AREAS << XV_OFF_BITS | XV_OFF_MASK) >= XV_WHOLE_TAG);
+	BUILD_BUG_ON(XV_MAX_PACKED + XV_HDR_SIZE > PAGE_SIZE);
 
 	ret = cpuhp_setup_state(CPUHP_BP_PREPARE_DYN, "mm/xvmalloc:prepare",
 				xv_cpu_prepare, xv_cpu_dead);

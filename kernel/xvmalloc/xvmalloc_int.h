@@ -41,16 +41,37 @@
 #define XV_FREE_HEAD		12U
 
 /*
- * A block address (a handle, a list link) is a u32: the area id above
- * XV_OFF_BITS bits of offset in 4-byte units.  Id 0 is never used, so no
- * valid address is 0.
+ * A block address (a packed object's handle, a list link) is a u32: the
+ * area id above XV_OFF_BITS bits of offset in 4-byte units.  Id 0 is never
+ * used, so no valid address is 0.  The top bit of a handle tags a
+ * whole-page object (XV_WHOLE_TAG), so where unsigned long has 32 bits a
+ * block address has XV_ADDR_BITS = 31 bits and the area id one bit less
+ * than it would otherwise have: 2^19 - 1 areas (8 GiB of packed objects)
+ * per pool on i386; 2^20 - 1 (16 GiB) on 64-bit.
  */
+#define XV_ADDR_BITS		(BITS_PER_LONG > 32 ? 32 : BITS_PER_LONG - 1)
 #define XV_OFF_BITS		(XV_AREA_SHIFT - XV_ALIGN_SHIFT)
 #define XV_OFF_MASK		((1U << XV_OFF_BITS) - 1)
-#define XV_MAX_AREAS		((1U << (32 - XV_OFF_BITS)) - 1)
+#define XV_MAX_AREAS		((1U << (XV_ADDR_BITS - XV_OFF_BITS)) - 1)
 
-/* Largest object: PAGE_SIZE, unless one page is the whole area. */
-#define XV_MAX_OBJ	min_t(u32, XV_MAX_ALLOC_SIZE, XV_AREA_SIZE - XV_HDR_SIZE)
+/* Largest object xv_malloc() accepts. */
+#define XV_MAX_OBJ		((u32)XV_MAX_ALLOC_SIZE)
+/*
+ * Largest packed object: one whose block (header included) fits in a
+ * page.  Larger ones (PAGE_SIZE - 3 to PAGE_SIZE bytes) are whole-page
+ * objects.
+ */
+#define XV_MAX_PACKED		((u32)PAGE_SIZE - XV_HDR_SIZE)
+
+/*
+ * A whole-page object: a page of its own, no header.  Its handle is
+ * XV_WHOLE_TAG | pfn; the page's private word holds the pool's cookie
+ * (pool->whole_cookie, bits XV_WHOLE_SIZE_BITS and up, never 0) or'ed
+ * with the object's exact size.
+ */
+#define XV_WHOLE_TAG		BIT(BITS_PER_LONG - 1)
+#define XV_WHOLE_SIZE_BITS	(PAGE_SHIFT + 1)
+#define XV_WHOLE_SIZE_MASK	(BIT(XV_WHOLE_SIZE_BITS) - 1)
 
 /*
  * Block header (u32):
@@ -114,8 +135,14 @@ struct xv_area {
  * @objects: live objects
  * @bytes_requested: sum of their sizes
  * @alloc_failures: xv_malloc() calls that returned -ENOMEM
- * @pages_total: pages held (nr_areas * XV_AREA_PAGES)
+ * @pages_total: pages held, in areas and as whole-page objects
  * @pages_highmem: of those, highmem pages
+ * @whole_objects: live whole-page objects (counted in @objects and
+ *	@pages_total too)
+ * @whole_bytes: sum of their sizes (in @bytes_requested too)
+ * @whole_highmem: of their pages, highmem pages (in @pages_highmem too)
+ * @whole_cookie: what the private word of a whole-page object's page holds
+ *	above its size; set at creation, never 0
  * @fail_nth: test hook, see xv_pool_fail_nth()
  * @name: for messages
  */
@@ -133,6 +160,10 @@ struct xv_pool {
 	u64 alloc_failures;
 	unsigned long pages_total;
 	unsigned long pages_highmem;
+	unsigned long whole_objects;
+	u64 whole_bytes;
+	unsigned long whole_highmem;
+	unsigned long whole_cookie;
 	atomic_t fail_nth;
 	const char *name;
 };

@@ -1,8 +1,9 @@
 """kernel/xvmalloc/xvmalloc.c built in userspace with gcc against the kernel
 shim in tests/unit/xvmalloc_host/, and its driver run: every functional test
-must report 0 errors, the free-list work per call must stay bounded, and the
-multi-page areas must beat page-confined blocks (the 2009 design, built with
-XV_AREA_PAGES_LOG2=0) on density for objects larger than half a page.
+must report 0 errors, the free-list work per call must stay bounded, objects
+too large to pack take exactly one page each, and the multi-page areas must
+beat page-confined blocks (the 2009 design, built with XV_AREA_PAGES_LOG2=0)
+on density for objects larger than half a page.
 
 Built with AddressSanitizer and UBSan where gcc supports them (each pool page
 is its own heap block, so a missed page boundary is an ASan error).  The
@@ -105,6 +106,9 @@ def test_default_build(host_run: Runner) -> None:
     assert _f(fig, "free_listops_max") <= 3
     assert _f(fig, "alloc_kmaps_max") <= 16 and _f(fig, "free_kmaps_max") <= 20
     assert _f(fig, "header_bytes") == 4
+    # objects over PAGE_SIZE - 4 bytes: one page each, no header
+    assert _f(fig, "max_packed") == 4092
+    assert _f(fig, "whole_pages_per_object") == 1.0
     assert _f(fig, "uniform_filled_density") > 0.98
     assert _f(fig, "large_filled_density") > 0.9
 

@@ -16,6 +16,37 @@ bool kshim_quiet;
 static unsigned long long kshim_rng = 0x9e3779b97f4a7c15ull;
 static unsigned long kshim_page_seq;
 
+struct page **kshim_mem_map;
+unsigned long kshim_max_pfn;
+static unsigned long kshim_mem_map_cap;
+static struct page *kshim_free_pages;	/* freed structs, most recent first */
+
+/* A struct page: a freed one again, or a new one at the end of mem_map. */
+static struct page *kshim_page_struct(void)
+{
+	struct page *page = kshim_free_pages;
+
+	if (page) {
+		kshim_free_pages = page->next_free;
+		return page;
+	}
+	if (kshim_max_pfn == kshim_mem_map_cap) {
+		unsigned long cap = kshim_mem_map_cap ? 2 * kshim_mem_map_cap : 1024;
+		struct page **map = realloc(kshim_mem_map, cap * sizeof(*map));
+
+		if (!map)
+			return NULL;
+		kshim_mem_map = map;
+		kshim_mem_map_cap = cap;
+	}
+	page = calloc(1, sizeof(*page));
+	if (!page)
+		return NULL;
+	page->pfn = kshim_max_pfn;
+	kshim_mem_map[kshim_max_pfn++] = page;
+	return page;
+}
+
 /* kmap_local stack: at most this deep, undone in reverse order. */
 #define KSHIM_KMAP_MAX 16
 static struct page *kshim_kmap_stack[KSHIM_KMAP_MAX];
@@ -92,14 +123,17 @@ struct page *alloc_page(gfp_t gfp)
 	KSHIM_CHECK(gfp & __GFP_HIGHMEM, "page allocated without __GFP_HIGHMEM");
 	if (kshim_should_fail())
 		return NULL;
-	page = malloc(sizeof(*page));
+	page = kshim_page_struct();
 	if (!page)
 		return NULL;
 	page->virt = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
 	if (!page->virt) {
-		free(page);
+		page->next_free = kshim_free_pages;
+		kshim_free_pages = page;
 		return NULL;
 	}
+	page->free = false;
+	page->private = 0;	/* as post_alloc_hook() leaves it */
 	/* Fresh pages hold garbage, as in the kernel. */
 	memset(page->virt, 0xa5, PAGE_SIZE);
 	/* Three pages in four "highmem", to exercise the accounting. */
@@ -112,11 +146,18 @@ void __free_page(struct page *page)
 {
 	int i;
 
+	KSHIM_CHECK(!page->free, "page %lu freed twice", page->pfn);
+	if (page->free)
+		return;
 	for (i = 0; i < kshim_kmap_depth; i++)
 		KSHIM_CHECK(kshim_kmap_stack[i] != page, "freeing a mapped page");
 	memset(page->virt, 0x5a, PAGE_SIZE);
 	free(page->virt);
-	free(page);
+	page->virt = NULL;
+	page->free = true;
+	page->private = 0;	/* the buddy allocator's: order 0 */
+	page->next_free = kshim_free_pages;
+	kshim_free_pages = page;
 	kshim_pages_live--;
 }
 

@@ -9,8 +9,8 @@
  *   ./xvhost [-s SEED] [-n OPS]
  *
  * Runs functional tests (every size, coalescing in every order, pages
- * released from and brought back into sparse areas, random
- * alloc/free with content patterns and xv_check_pool(), allocation
+ * released from and brought back into sparse areas, whole-page objects,
+ * random alloc/free with content patterns and xv_check_pool(), allocation
  * failures, atomic context, misuse), then measures density, per-object
  * overhead and free-list operations per call.  Prints "key: value" lines
  * and ends with "errors: N"; exits non-zero if N > 0.
@@ -63,9 +63,17 @@ static void pattern(u8 *p, u32 size, unsigned long h, u32 gen)
 	}
 }
 
+static bool is_whole(unsigned long h)
+{
+	return h & XV_WHOLE_TAG;
+}
+
 static bool crosses(const struct obj *o)
 {
 	u32 off = ((u32)o->h & XV_OFF_MASK) * XV_ALIGN + XV_HDR_SIZE;
+
+	if (is_whole(o->h))
+		return false;
 
 	return (off >> PAGE_SHIFT) != ((off + o->size - 1) >> PAGE_SHIFT);
 }
@@ -336,6 +344,125 @@ static void test_sparse(void)
 	xv_destroy_pool(pool);
 }
 
+/*
+ * Whole-page objects (more than XV_MAX_PACKED bytes): one page each, no
+ * header (the mapping is the page itself), no bounce, content intact,
+ * mixed with packed objects; the page goes back on free; failures and
+ * misuse are caught.
+ */
+static void test_whole(void)
+{
+	struct xv_pool *pool = xv_create_pool("whole"), *other = xv_create_pool("other");
+	struct obj w[64], p[64], x;
+	unsigned long pages, high, before, stale;
+	struct xv_pool_stats st0, st;
+	struct xv_pool_check info;
+	u32 i;
+	u8 *m;
+
+	for (i = 0; i < 64; i++) {
+		/* a packed object in front of each whole one, so both kinds mix */
+		EXPECT(obj_alloc(pool, &p[i], rnd_range(1, XV_MAX_PACKED), GFP_KERNEL) == 0,
+		       "packed alloc");
+		pages = xv_get_total_pages(pool);
+		EXPECT(obj_alloc(pool, &w[i], XV_MAX_PACKED + 1 + i % (XV_MAX_OBJ - XV_MAX_PACKED),
+				 GFP_KERNEL) == 0, "whole alloc");
+		EXPECT(is_whole(w[i].h) && w[i].h != 0, "handle %#lx not tagged", w[i].h);
+		EXPECT(xv_get_total_pages(pool) == pages + 1, "whole alloc: %lu pages, was %lu",
+		       xv_get_total_pages(pool), pages);
+		/* no header: the object is its page, mapped where the page is */
+		m = xv_map(pool, w[i].h, XV_MM_RO);
+		EXPECT(m && offset_in_page(m) == 0 &&
+		       m == pfn_to_page(w[i].h & ~XV_WHOLE_TAG)->virt, "whole map %p", m);
+		if (m)
+			xv_unmap(pool, w[i].h);
+		obj_verify(pool, &w[i], i);
+		obj_verify(pool, &w[i], i + 1);
+		obj_verify(pool, &w[i], i + 2);
+	}
+	info = info_of(pool);
+	EXPECT(info.whole_objects == 64 && info.used_blocks == 64, "%llu whole, %llu packed",
+	       info.whole_objects, info.used_blocks);
+	xv_get_stats(pool, &st);
+	EXPECT(st.objects == 128, "%llu objects", st.objects);
+	EXPECT(st.pages_total == xv_get_total_pages(pool) &&
+	       (long)st.pages_total == kshim_pages_live, "pages %llu", st.pages_total);
+	/* every second whole object goes: one page each, the packed ones intact */
+	for (i = 0; i < 64; i += 2) {
+		pages = xv_get_total_pages(pool);
+		obj_free(pool, &w[i]);
+		EXPECT(xv_get_total_pages(pool) == pages - 1, "whole free: %lu pages, was %lu",
+		       xv_get_total_pages(pool), pages);
+		check(pool, "whole half");
+	}
+	for (i = 0; i < 64; i++)
+		obj_verify(pool, &p[i], i);
+	for (i = 1; i < 64; i += 2)
+		obj_verify(pool, &w[i], i);
+	for (i = 1; i < 64; i += 2)
+		obj_free(pool, &w[i]);
+	info = info_of(pool);
+	EXPECT(info.whole_objects == 0, "%llu whole left", info.whole_objects);
+	for (i = 0; i < 64; i++)
+		obj_free(pool, &p[i]);
+	expect_empty(pool, "whole");
+
+	/* n whole objects alone: exactly n pages, highmem counted */
+	xv_get_stats(pool, &st0);
+	high = 0;
+	for (i = 0; i < 64; i++) {
+		EXPECT(obj_alloc(pool, &w[i], XV_MAX_OBJ, GFP_KERNEL) == 0, "alloc");
+		high += pfn_to_page(w[i].h & ~XV_WHOLE_TAG)->highmem;
+	}
+	xv_get_stats(pool, &st);
+	EXPECT(st.pages_total == 64 && st.bytes_in_pool == 64 * PAGE_SIZE &&
+	       st.bytes_requested == 64 * PAGE_SIZE && st.pages_highmem == high,
+	       "64 pages: %llu pages, %llu highmem (%lu)", st.pages_total, st.pages_highmem,
+	       high);
+	check(pool, "whole alone");
+	printf("whole_pages_per_object: %.4f\n", (double)st.pages_total / 64);
+	printf("whole_pool_bytes_per_object: %.1f\n", (double)st.bytes_in_pool / 64);
+
+	/* a whole-page allocation failing: -ENOMEM, counted, nothing held */
+	before = xv_get_total_pages(pool);
+	kshim_fail_after = 1;
+	EXPECT(obj_alloc(pool, &x, XV_MAX_OBJ, GFP_KERNEL) == -ENOMEM && x.h == 0, "no fail");
+	kshim_fail_after = 0;
+	xv_get_stats(pool, &st);
+	EXPECT(st.alloc_failures == st0.alloc_failures + 1 && xv_get_total_pages(pool) == before,
+	       "failure: %llu failures, %lu pages", st.alloc_failures, xv_get_total_pages(pool));
+	/* and in atomic context with GFP_NOWAIT */
+	kshim_atomic++;
+	EXPECT(obj_alloc(pool, &x, XV_MAX_OBJ - 1, GFP_NOWAIT) == 0, "atomic whole alloc");
+	kshim_atomic--;
+	obj_free(pool, &x);
+
+	/* misuse: freed, foreign and impossible handles are refused with a warning */
+	stale = w[5].h;
+	obj_free(pool, &w[5]);
+	before = xv_get_total_pages(pool);
+	kshim_quiet = true;
+	kshim_warnings = 0;
+	xv_free(pool, stale);				/* double free */
+	EXPECT(xv_obj_size(pool, stale) == 0, "freed handle has a size");
+	EXPECT(xv_obj_size(other, w[6].h) == 0, "foreign handle has a size");
+	EXPECT(xv_map(other, w[6].h, XV_MM_RO) == NULL, "foreign handle mapped");
+	xv_free(other, w[6].h);
+	xv_free(pool, XV_WHOLE_TAG | (kshim_max_pfn + 5));	/* no such page */
+	kshim_quiet = false;
+	EXPECT(kshim_warnings == 6, "%lu warnings, expected 6", kshim_warnings);
+	kshim_warnings = 0;
+	EXPECT(xv_get_total_pages(pool) == before, "misuse changed the pool");
+	check(pool, "whole misuse");
+	expect_empty(other, "whole other");
+	for (i = 0; i < 64; i++)
+		if (i != 5)
+			obj_free(pool, &w[i]);
+	expect_empty(pool, "whole alone");
+	xv_destroy_pool(pool);
+	xv_destroy_pool(other);
+}
+
 /* Sizes: 0 uniform, 1 compressed-page-like, 2 large only. */
 static u32 pick_size(u32 dist)
 {
@@ -532,7 +659,7 @@ static void test_failures(void)
 
 		xv_pool_fail_nth(pool, nth);
 		for (n = 0; n < 8; n++) {
-			ret = obj_alloc(pool, &o[n], XV_MAX_OBJ, GFP_KERNEL);
+			ret = obj_alloc(pool, &o[n], XV_MAX_PACKED, GFP_KERNEL);
 			if (ret)
 				break;
 		}
@@ -551,7 +678,7 @@ static void test_failures(void)
 	/* the table chunk: fill the first one, then fail the next chunk */
 	for (nth = 1; nth <= 2; nth++) {
 		struct xv_pool *pool = xv_create_pool("failchunk");
-		u32 cap = XV_CHUNK_AREAS * (XV_AREA_SIZE / (XV_MAX_OBJ + XV_HDR_SIZE) + 1) + 2;
+		u32 cap = XV_CHUNK_AREAS * (XV_AREA_SIZE / (XV_MAX_PACKED + XV_HDR_SIZE) + 1) + 2;
 		struct obj *o = calloc(cap, sizeof(*o));
 		int ret = 0;
 
@@ -559,14 +686,14 @@ static void test_failures(void)
 			/* after the last id of chunk 0 is taken, arm the failure */
 			if (xv_get_total_pages(pool) == (XV_CHUNK_AREAS - 1) * XV_AREA_PAGES)
 				xv_pool_fail_nth(pool, nth);
-			ret = obj_alloc(pool, &o[n], XV_MAX_OBJ, GFP_KERNEL);
+			ret = obj_alloc(pool, &o[n], XV_MAX_PACKED, GFP_KERNEL);
 			if (ret)
 				break;
 		}
 		EXPECT(ret == -ENOMEM, "chunk fail %u: no -ENOMEM", nth);
 		check(pool, "failchunk");
 		xv_pool_fail_nth(pool, 0);
-		EXPECT(obj_alloc(pool, &o[n], XV_MAX_OBJ, GFP_KERNEL) == 0, "no recovery");
+		EXPECT(obj_alloc(pool, &o[n], XV_MAX_PACKED, GFP_KERNEL) == 0, "no recovery");
 		n++;
 		check(pool, "failchunk recovered");
 		for (i = 0; i < n; i++)
@@ -739,6 +866,7 @@ int main(int argc, char **argv)
 	}
 	printf("area_pages: %u\n", (u32)XV_AREA_PAGES);
 	printf("max_object: %u\n", (u32)XV_MAX_OBJ);
+	printf("max_packed: %u\n", (u32)XV_MAX_PACKED);
 	printf("header_bytes: %u\n", XV_HDR_SIZE);
 	printf("min_block: %u\n", XV_MIN_BLOCK);
 
@@ -746,6 +874,7 @@ int main(int argc, char **argv)
 	test_sizes();
 	test_coalesce();
 	test_sparse();
+	test_whole();
 	test_map_modes();
 	test_misuse();
 	test_failures();

@@ -45,6 +45,7 @@ typedef unsigned int gfp_t;
 #define PAGE_MASK		(~(PAGE_SIZE - 1))
 #define offset_in_page(p)	((unsigned long)(p) & ~PAGE_MASK)
 
+#define BITS_PER_LONG		(__SIZEOF_LONG__ * 8)
 #define BIT(n)			(1UL << (n))
 #define U32_MAX			((u32)~0U)
 #define upper_32_bits(n)	((u32)(((n) >> 16) >> 16))
@@ -169,14 +170,33 @@ int cpuhp_setup_state(int state, const char *name, int (*startup)(unsigned int),
 void cpuhp_remove_state(int state);
 
 /* ---- pages and mappings ---- */
+/*
+ * Like the kernel's mem_map, a struct page outlives the page's memory:
+ * __free_page() frees the memory (so ASan catches a use after free) and
+ * keeps the struct for the next alloc_page(), which takes the most recently
+ * freed one, as the page allocator tends to.  Its pfn is its index in
+ * kshim_mem_map.
+ */
 struct page {
 	void *virt;
 	bool highmem;
+	bool free;
+	unsigned long private;
+	unsigned long pfn;
+	struct page *next_free;
 };
+
+extern struct page **kshim_mem_map;
+extern unsigned long kshim_max_pfn;	/* pfns 0 .. kshim_max_pfn - 1 exist */
 
 struct page *alloc_page(gfp_t gfp);
 void __free_page(struct page *page);
 #define PageHighMem(p)		((p)->highmem)
+#define page_to_pfn(p)		((p)->pfn)
+#define pfn_valid(pfn)		((unsigned long)(pfn) < kshim_max_pfn)
+#define pfn_to_page(pfn)	(kshim_mem_map[pfn])
+#define set_page_private(p, v)	((p)->private = (v))
+#define page_private(p)		((p)->private)
 void *kmap_local_page(struct page *page);
 void kunmap_local(const void *addr);
 
