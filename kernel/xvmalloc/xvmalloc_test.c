@@ -376,6 +376,9 @@ static bool xvt_crosses(const struct xvt_obj *o)
 {
 	u32 off = ((u32)o->handle & XV_OFF_MASK) * XV_ALIGN + XV_HDR_SIZE;
 
+	if (o->handle & XV_WHOLE_TAG)
+		return false;	/* a page of its own */
+
 	return off / PAGE_SIZE != (off + o->size - 1) / PAGE_SIZE;
 }
 
@@ -453,12 +456,16 @@ static void xvt_highmem(struct kunit *test)
 		xvt_free(test, &o[i]);
 }
 
-/* Each internal allocation of a growth fails in turn: -ENOMEM, no leak. */
+/*
+ * Each internal allocation of a growth fails in turn: -ENOMEM, no leak.
+ * The largest packed objects (four to an area) need 2, 1, 1 and 0 new
+ * pages: twelve of them reach every allocation counted below.
+ */
 static void xvt_nomem(struct kunit *test)
 {
 	struct xvt_ctx *ctx = test->priv;
 	struct xv_pool_stats st;
-	struct xvt_obj o[8];
+	struct xvt_obj o[12];
 	u64 failures = 0;
 	u32 nth, n, i;
 	int ret = 0;
@@ -467,7 +474,7 @@ static void xvt_nomem(struct kunit *test)
 	for (nth = 1; nth <= 2 * XV_AREA_PAGES + 2; nth++) {
 		xv_pool_fail_nth(ctx->pool, nth);
 		for (n = 0; n < ARRAY_SIZE(o); n++) {
-			ret = xvt_alloc(ctx, &o[n], XVT_MAX, GFP_KERNEL);
+			ret = xvt_alloc(ctx, &o[n], XV_MAX_PACKED, GFP_KERNEL);
 			if (ret)
 				break;
 		}
@@ -484,7 +491,10 @@ static void xvt_nomem(struct kunit *test)
 	}
 }
 
-/* The table chunk: the allocation after the first chunk is full fails. */
+/*
+ * The table chunk: the allocation after the first chunk is full fails
+ * (packed objects: whole-page ones need no area, so no chunk).
+ */
 static void xvt_nomem_chunk(struct kunit *test)
 {
 	struct xvt_ctx *ctx = test->priv;
@@ -498,18 +508,125 @@ static void xvt_nomem_chunk(struct kunit *test)
 	for (n = 0; n + 1 < cap; n++) {
 		if (xv_get_total_pages(ctx->pool) == (XV_CHUNK_AREAS - 1) * XV_AREA_PAGES)
 			xv_pool_fail_nth(ctx->pool, 1);
-		ret = xv_malloc(ctx->pool, XVT_MAX, GFP_KERNEL, &objs[n].handle);
+		ret = xv_malloc(ctx->pool, XV_MAX_PACKED, GFP_KERNEL, &objs[n].handle);
 		if (ret)
 			break;
 	}
 	KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
 	xvt_check(test);
 	xv_pool_fail_nth(ctx->pool, 0);
-	KUNIT_EXPECT_EQ(test, xv_malloc(ctx->pool, XVT_MAX, GFP_KERNEL, &objs[n].handle), 0);
+	KUNIT_EXPECT_EQ(test, xv_malloc(ctx->pool, XV_MAX_PACKED, GFP_KERNEL, &objs[n].handle),
+			0);
 	xvt_check(test);
 	for (i = 0; i <= n; i++)
 		xv_free(ctx->pool, objs[i].handle);
 	KUNIT_EXPECT_EQ(test, xv_get_total_pages(ctx->pool), 0UL);
+}
+
+static struct page *xvt_whole_page(const struct xvt_obj *o)
+{
+	return pfn_to_page(o->handle & ~XV_WHOLE_TAG);
+}
+
+/*
+ * Whole-page objects (over XV_MAX_PACKED bytes): no header, one page each
+ * (n objects, n pages, from high memory where there is some), the
+ * content at byte 0 of the page and intact through every way in and out,
+ * mapped in place; the page goes back on free; mixed with packed objects;
+ * a failed page allocation is -ENOMEM, counted, and holds nothing.
+ */
+static void xvt_whole_pages(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	const u32 count = 48;
+	struct xv_pool_check info;
+	struct xv_pool_stats st;
+	struct xvt_obj *w, *p;
+	unsigned long pages, high = 0, handle = 1;
+	bool same;
+	u8 *m;
+	u32 i;
+
+	w = kunit_kcalloc(test, count, sizeof(*w), GFP_KERNEL);
+	p = kunit_kcalloc(test, count, sizeof(*p), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+
+	/* alone: n objects take n pages */
+	for (i = 0; i < count; i++) {
+		xvt_get(test, &w[i], XV_MAX_PACKED + 1 + i % (XVT_MAX - XV_MAX_PACKED));
+		KUNIT_ASSERT_TRUE(test, w[i].handle & XV_WHOLE_TAG);
+		KUNIT_ASSERT_EQ(test, xv_get_total_pages(ctx->pool), (unsigned long)i + 1);
+		KUNIT_ASSERT_EQ(test, xv_obj_size(ctx->pool, w[i].handle), (size_t)w[i].size);
+		high += PageHighMem(xvt_whole_page(&w[i]));
+	}
+	xv_get_stats(ctx->pool, &st);
+	KUNIT_EXPECT_EQ(test, st.objects, (u64)count);
+	KUNIT_EXPECT_EQ(test, st.pages_total, (u64)count);
+	KUNIT_EXPECT_EQ(test, st.bytes_in_pool, (u64)count * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, st.pages_highmem, (u64)high);
+	if (totalhigh_pages())
+		KUNIT_EXPECT_GT(test, high, 0UL);
+	KUNIT_ASSERT_EQ(test, xv_check_pool_info(ctx->pool, &info), 0);
+	KUNIT_EXPECT_EQ(test, info.whole_objects, (u64)count);
+	KUNIT_EXPECT_EQ(test, info.areas, 0ULL);
+	KUNIT_EXPECT_EQ(test, info.used_blocks, 0ULL);
+	KUNIT_EXPECT_EQ(test, info.crossing_objects, 0ULL);
+
+	for (i = 0; i < count; i++) {
+		/* no header: the object starts at byte 0 of its page */
+		xvt_pattern(ctx->buf, w[i].size, w[i].handle, w[i].gen);
+		m = kmap_local_page(xvt_whole_page(&w[i]));
+		same = !memcmp(m, ctx->buf, w[i].size);
+		kunmap_local(m);
+		KUNIT_ASSERT_TRUE_MSG(test, same, "object %u not at the start of its page", i);
+		/* mapped in place, not bounced */
+		m = xv_map(ctx->pool, w[i].handle, XV_MM_RO);
+		same = m && offset_in_page(m) == 0;
+		if (m)
+			xv_unmap(ctx->pool, w[i].handle);
+		KUNIT_ASSERT_TRUE(test, same);
+		KUNIT_ASSERT_TRUE(test, xvt_verify(ctx->pool, &w[i], ctx->buf, ctx->tmp, 0));
+		KUNIT_ASSERT_TRUE(test, xvt_verify(ctx->pool, &w[i], ctx->buf, ctx->tmp, 1));
+		KUNIT_ASSERT_TRUE(test, xvt_verify(ctx->pool, &w[i], ctx->buf, ctx->tmp, 2));
+	}
+
+	/* mixed with packed objects: a whole one still costs one page */
+	for (i = 0; i < count; i++) {
+		xvt_get(test, &p[i], xvt_rand(ctx, 1, XV_MAX_PACKED));
+		if (i % 2)
+			continue;
+		pages = xv_get_total_pages(ctx->pool);
+		xvt_free(test, &w[i]);
+		KUNIT_ASSERT_EQ(test, xv_get_total_pages(ctx->pool), pages - 1);
+		xvt_get(test, &w[i], XVT_MAX);
+		KUNIT_ASSERT_EQ(test, xv_get_total_pages(ctx->pool), pages);
+	}
+	KUNIT_ASSERT_EQ(test, xv_check_pool_info(ctx->pool, &info), 0);
+	KUNIT_EXPECT_EQ(test, info.whole_objects, (u64)count);
+	KUNIT_EXPECT_EQ(test, info.used_blocks, (u64)count);
+
+	/* a failed page allocation: -ENOMEM, counted, nothing held */
+	pages = xv_get_total_pages(ctx->pool);
+	xv_pool_fail_nth(ctx->pool, 1);
+	KUNIT_EXPECT_EQ(test, xv_malloc(ctx->pool, XVT_MAX, GFP_KERNEL, &handle), -ENOMEM);
+	xv_pool_fail_nth(ctx->pool, 0);
+	KUNIT_EXPECT_EQ(test, handle, 0UL);
+	xv_get_stats(ctx->pool, &st);
+	KUNIT_EXPECT_EQ(test, st.alloc_failures, 1ULL);
+	KUNIT_EXPECT_EQ(test, xv_get_total_pages(ctx->pool), pages);
+
+	/* free returns each page; the packed objects are intact */
+	for (i = 0; i < count; i++) {
+		pages = xv_get_total_pages(ctx->pool);
+		xvt_free(test, &w[i]);
+		KUNIT_ASSERT_EQ(test, xv_get_total_pages(ctx->pool), pages - 1);
+	}
+	xvt_check(test);
+	for (i = 0; i < count; i++)
+		xvt_free(test, &p[i]);
+	KUNIT_EXPECT_EQ(test, xv_get_total_pages(ctx->pool), 0UL);
+	xvt_check(test);
 }
 
 /* GFP_NOWAIT with a spinlock held: must not sleep (DEBUG_ATOMIC_SLEEP). */
@@ -840,6 +957,7 @@ static struct kunit_case xvmalloc_test_cases[] = {
 	KUNIT_CASE(xvt_sizes_interleaved),
 	KUNIT_CASE(xvt_coalesce),
 	KUNIT_CASE(xvt_sparse),
+	KUNIT_CASE(xvt_whole_pages),
 	KUNIT_CASE(xvt_random),
 	KUNIT_CASE(xvt_map_modes),
 	KUNIT_CASE(xvt_highmem),

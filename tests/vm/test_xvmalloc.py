@@ -29,6 +29,7 @@ CASES = [
     "xvt_sizes_interleaved",
     "xvt_coalesce",
     "xvt_sparse",
+    "xvt_whole_pages",
     "xvt_random",
     "xvt_map_modes",
     "xvt_highmem",
