@@ -15,7 +15,12 @@
  *   run      write one command: "alloc=A dist=D kib=K churn=C map=0|1 seed=S"
  *            with A one of xvmalloc, zsmalloc, kmalloc, kmem_cache and D one
  *            of corpus-lzo-rle, corpus-lz4, uniform (32..4096 bytes), n1400,
- *            n2400 (about normal, sd 300 bytes, clamped to 32..4096).  The
+ *            n2400 (about normal, sd 300 bytes, clamped to 32..4096).
+ *            Optional "mix=M mixpct=P": each object is M bytes with
+ *            probability P% (100: all of them), else drawn from D; the
+ *            memory figures then also count the live objects of M bytes
+ *            ("mix_objects"), so that what one such object costs beside
+ *            the others can be told from a run without the mix.  The
  *            write returns when the run is over and its result is appended
  *            to the results; a run that fails to allocate is reported there
  *            with an "error", not as a failed write.
@@ -236,6 +241,8 @@ struct xb_run {
 	u32 churn;
 	bool map;
 	u32 seed;
+	u32 mix_size;		/* 0, or the size of the mixed-in objects */
+	u32 mix_pct;		/* their share of all objects, percent */
 	u32 rng;
 	u32 cursor;		/* next entry of a corpus size list */
 
@@ -496,6 +503,8 @@ static u32 xb_next_size(struct xb_run *r)
 {
 	const struct xb_sizes *s;
 
+	if (r->mix_pct && xb_below(&r->rng, 100) < r->mix_pct)
+		return r->mix_size;
 	switch (r->dist) {
 	case XB_CORPUS_LZO_RLE:
 	case XB_CORPUS_LZ4:
@@ -640,7 +649,7 @@ static void xb_emit_memory(struct xb_buf *b, struct xb_run *r, const char *name)
 	long long slab_pages;
 	long pages, high;
 	u64 ksize_sum = 0;
-	u32 i;
+	u32 i, mixed = 0;
 
 	xb_snap(&now);
 	slab_pages = (long long)now.slab - (long long)r->base.slab;
@@ -662,10 +671,13 @@ static void xb_emit_memory(struct xb_buf *b, struct xb_run *r, const char *name)
 	if (r->a->map == xb_ptr_map) {
 		for (i = 0; i < r->live; i++)
 			ksize_sum += ksize((void *)r->h[i]);
-		xb_emit(b, ",\"ksize_bytes\":%llu}", ksize_sum);
+		xb_emit(b, ",\"ksize_bytes\":%llu", ksize_sum);
 	} else {
-		xb_emit(b, ",\"ksize_bytes\":null}");
+		xb_emit(b, ",\"ksize_bytes\":null");
 	}
+	for (i = 0; r->mix_pct && i < r->live; i++)
+		mixed += r->sz[i] == r->mix_size;
+	xb_emit(b, ",\"mix_objects\":%u}", mixed);
 }
 
 /* ---- the phases --------------------------------------------------------------- */
@@ -841,6 +853,7 @@ static int xb_run(struct xb_run *r)
 
 	if (!mean)
 		return -ENODATA;	/* a corpus list before any corpus */
+	mean = div_u64(mean * (100 - r->mix_pct) + (u64)r->mix_size * r->mix_pct, 100);
 	r->n = max_t(u64, 1, div64_u64((u64)r->kib << 10, mean));
 	r->rng = r->seed ? r->seed : 1;
 	err = xb_run_alloc(r);
@@ -852,10 +865,10 @@ static int xb_run(struct xb_run *r)
 	xb_snap(&r->base);
 
 	xb_emit(b,
-		"%s{\"alloc\":\"%s\",\"dist\":\"%s\",\"kib\":%u,\"churn\":%u,\"map\":%s,\"seed\":%u,\"objects\":%u,\"mean_size\":%llu,\"batch\":%u,\"pages_source\":\"%s\"",
+		"%s{\"alloc\":\"%s\",\"dist\":\"%s\",\"kib\":%u,\"churn\":%u,\"map\":%s,\"seed\":%u,\"mix_size\":%u,\"mix_pct\":%u,\"objects\":%u,\"mean_size\":%llu,\"batch\":%u,\"pages_source\":\"%s\"",
 		xb_nruns ? "," : "", r->a->name, xb_dist_name[r->dist], r->kib,
-		r->churn, r->map ? "true" : "false", r->seed, r->n, mean,
-		XB_BATCH, r->a->pages_source);
+		r->churn, r->map ? "true" : "false", r->seed, r->mix_size, r->mix_pct,
+		r->n, mean, XB_BATCH, r->a->pages_source);
 	xb_fill(r);
 	xb_emit(b, ",");
 	xb_emit_memory(b, r, "after_fill");
@@ -945,10 +958,20 @@ static int xb_parse(char *cmd, struct xb_run *r)
 			r->map = v;
 		} else if (!strcmp(tok, "seed")) {
 			r->seed = v;
+		} else if (!strcmp(tok, "mix")) {
+			if (v < XB_MIN_SIZE || v > XB_MAX_SIZE)
+				return -EINVAL;
+			r->mix_size = v;
+		} else if (!strcmp(tok, "mixpct")) {
+			if (v > 100)
+				return -EINVAL;
+			r->mix_pct = v;
 		} else {
 			return -EINVAL;
 		}
 	}
+	if (!r->mix_size != !r->mix_pct)
+		return -EINVAL;
 	return have_alloc && have_dist ? 0 : -EINVAL;
 }
 
