@@ -10,8 +10,9 @@
  *            pages need no allocation in ramzswap or zram, so they give no
  *            size) and otherwise compressed with lzo-rle and with lz4 through
  *            the crypto API; the compressed lengths are appended to the size
- *            lists "corpus-lzo-rle" and "corpus-lz4".  A length of 3/4 of a
- *            page or more becomes PAGE_SIZE, as ramzswap stores such a page.
+ *            lists "corpus-lzo-rle" and "corpus-lz4".  A length of 59/64 of
+ *            a page or more (ramzswap's RZS_HUGE_THRESHOLD, 3776 bytes)
+ *            becomes PAGE_SIZE, as ramzswap stores such a page.
  *   run      write one command: "alloc=A dist=D kib=K churn=C map=0|1 seed=S"
  *            with A one of xvmalloc, zsmalloc, kmalloc, kmem_cache and D one
  *            of corpus-lzo-rle, corpus-lz4, uniform (32..4096 bytes), n1400,
@@ -87,7 +88,7 @@
 #define XB_BATCH		64
 #define XB_MIN_SIZE		32
 #define XB_MAX_SIZE		PAGE_SIZE
-#define XB_HUGE_SIZE		(PAGE_SIZE / 4 * 3)
+#define XB_HUGE_SIZE		(PAGE_SIZE / 64 * 59)	/* RZS_HUGE_THRESHOLD */
 #define XB_CACHE_STEP		64
 #define XB_NCACHES		(PAGE_SIZE / XB_CACHE_STEP)
 #define XB_HIST_STEP		128

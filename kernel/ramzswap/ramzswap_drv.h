@@ -17,10 +17,22 @@
 #define SECTORS_PER_PAGE	BIT(SECTORS_PER_PAGE_SHIFT)
 
 /*
- * Compressed sizes at or above this are stored raw, as a whole page
- * ("huge" pages): the saving would not pay for the decompression.
+ * Compressed sizes at or above this (3776 bytes of 4096) are stored raw
+ * ("huge" pages): an xvmalloc whole-page object, exactly one pool page,
+ * read back with one copy and no decompression.  Below it, packing saves
+ * about 1/16 of a page or more per page stored.  Measured (docs/FACTS.md,
+ * "RZS_HUGE_THRESHOLD", perf guest, xvbench mix=S mixpct=25 beside the
+ * corpus's lzo-rle sizes, 32 MiB, 3 churns): pool bytes one packed object
+ * of S bytes costs after the churn, against 4096 raw:
+ *
+ *	S	2816 3072 3328 3584 3712 3840 3968 4092
+ *	bytes	2888 3175 3508 3661 3769 3930 4021 4162
+ *
+ * 15/16 of a page (3840 B) is crossed at S = 3768 (3795 before the
+ * churn); packed objects that large also cross a page, so each read
+ * bounces through xvmalloc's per-CPU copy before it is decompressed.
  */
-#define RZS_HUGE_THRESHOLD	(PAGE_SIZE / 4 * 3)
+#define RZS_HUGE_THRESHOLD	(PAGE_SIZE / 64 * 59)
 
 /*
  * A table entry's flags word: the low RZS_FLAG_SHIFT bits hold the size of
