@@ -726,82 +726,61 @@ static void test_failures(void)
 /*
  * Fill with sizes uniform in lo..hi, then churn: free a random half and
  * allocate as many new objects, ten times; then free three objects in four
- * at random (what memory do the survivors pin?).  Objects larger than this
- * build's limit (only with one-page areas) are counted as stored in a
- * page of their own, as 2009's ramzswap did with poorly compressed pages.
+ * at random (what memory do the survivors pin?).  Sizes over XV_MAX_PACKED
+ * are whole-page objects, a page each, counted in the pool's figures.
  */
 static void measure(const char *name, u32 nobj, u32 lo, u32 hi)
 {
 	struct xv_pool *pool = xv_create_pool("measure");
 	struct obj *objs = calloc(nobj, sizeof(*objs));
-	u64 oversize_pages = 0, oversize_bytes = 0;
 	struct xv_pool_stats st;
 	struct xv_pool_check info;
 	u32 i, round;
 
 	for (round = 0; round <= 10; round++) {
 		for (i = 0; i < nobj; i++) {
-			u32 size;
-
-			if (objs[i].h || objs[i].size)
+			if (objs[i].h)
 				continue;
-			size = rnd_range(lo, hi);
-			if (size > XV_MAX_OBJ) {
-				objs[i].size = size;	/* stored whole, outside the pool */
-				oversize_pages++;
-				oversize_bytes += size;
-				continue;
-			}
-			EXPECT(timed_alloc(pool, &objs[i], size, GFP_KERNEL) == 0, "alloc");
+			EXPECT(timed_alloc(pool, &objs[i], rnd_range(lo, hi), GFP_KERNEL) == 0,
+			       "alloc");
 		}
 		xv_get_stats(pool, &st);
 		info = info_of(pool);
 		if (round == 0 || round == 10) {
 			const char *when = round ? "churned" : "filled";
-			double req = (double)(st.bytes_requested + oversize_bytes);
-			double held = (double)(st.bytes_in_pool + oversize_pages * PAGE_SIZE);
+			u64 packed = st.objects - info.whole_objects;
 
-			printf("%s_%s_objects: %llu\n", name, when, st.objects + oversize_pages);
-			printf("%s_%s_density: %.4f\n", name, when, req / held);
+			printf("%s_%s_objects: %llu\n", name, when, st.objects);
+			printf("%s_%s_density: %.4f\n", name, when,
+			       (double)st.bytes_requested / (double)st.bytes_in_pool);
+			/* packed objects: block bytes beyond what was asked for */
 			printf("%s_%s_overhead_per_object: %.2f\n", name, when,
-			       (double)(info.used_bytes - st.bytes_requested) / st.objects);
+			       (double)(info.used_bytes - (st.bytes_requested - pool->whole_bytes)) /
+			       (double)packed);
 			printf("%s_%s_free_bytes_per_area: %.1f\n", name, when,
 			       (double)info.free_bytes / info.areas);
 			printf("%s_%s_crossing_fraction: %.4f\n", name, when,
 			       (double)info.crossing_objects / st.objects);
-			printf("%s_%s_oversize_objects: %llu\n", name, when, oversize_pages);
+			printf("%s_%s_whole_objects: %llu\n", name, when, info.whole_objects);
 		}
 		if (round == 10)
 			break;
 		/* churn: free a random half */
 		for (i = 0; i < nobj; i++) {
-			if (rnd() & 1)
-				continue;
-			if (objs[i].h) {
+			if (objs[i].h && (rnd() & 1) == 0)
 				timed_free(pool, &objs[i]);
-			} else if (objs[i].size) {
-				oversize_pages--;
-				oversize_bytes -= objs[i].size;
-			}
-			objs[i].size = 0;
 		}
 		check(pool, "churn");
 	}
 	/* thin out: free three objects in four; what do the survivors pin? */
 	for (i = 0; i < nobj; i++) {
-		if (rnd() % 4 == 0)
-			continue;
-		if (objs[i].h)
+		if (objs[i].h && rnd() % 4 != 0)
 			timed_free(pool, &objs[i]);
-		else if (objs[i].size)
-			oversize_pages--, oversize_bytes -= objs[i].size;
-		objs[i].size = 0;
 	}
 	xv_get_stats(pool, &st);
-	printf("%s_thinned_objects: %llu\n", name, st.objects + oversize_pages);
+	printf("%s_thinned_objects: %llu\n", name, st.objects);
 	printf("%s_thinned_density: %.4f\n", name,
-	       (double)(st.bytes_requested + oversize_bytes) /
-	       (double)(st.bytes_in_pool + oversize_pages * PAGE_SIZE));
+	       (double)st.bytes_requested / (double)st.bytes_in_pool);
 	for (i = 0; i < nobj; i++)
 		if (objs[i].h)
 			timed_free(pool, &objs[i]);
