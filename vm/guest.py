@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import tarfile
 import tempfile
 import time
@@ -160,7 +161,9 @@ def boot(kb: KernelBuild, image: Image, kos: dict[str, Path], programs: dict[str
     """Boot *kb* on *image*, wait for ssh, copy modules and programs in."""
     logs = paths.ensure(paths.logs_dir())
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    console = logs / f"console-{kb.flavour}{'-' + tag if tag else ''}-{stamp}.log"
+    # the build's name (6.12-debug is not debug) and the pid: two runs booting
+    # the same flavour in the same second must not share a console log
+    console = logs / f"console-{kb.name}{'-' + tag if tag else ''}-{stamp}-{os.getpid()}.log"
     cfg = qemu.QemuConfig(kb.bzimage, image.path, console, memory_mib, cpus,
                           extra_append=FLAVOUR_APPEND.get(kb.flavour, ""), accel=accel)
     t0 = time.monotonic()
