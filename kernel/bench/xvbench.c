@@ -84,11 +84,11 @@
 
 #include "rzs_compat.h"
 #include "xvmalloc.h"
+#include "../ramzswap/ramzswap_drv.h"	/* RZS_HUGE_THRESHOLD: what is stored raw */
 
 #define XB_BATCH		64
 #define XB_MIN_SIZE		32
 #define XB_MAX_SIZE		PAGE_SIZE
-#define XB_HUGE_SIZE		(PAGE_SIZE / 64 * 59)	/* RZS_HUGE_THRESHOLD */
 #define XB_CACHE_STEP		64
 #define XB_NCACHES		(PAGE_SIZE / XB_CACHE_STEP)
 #define XB_HIST_STEP		128
@@ -1031,7 +1031,7 @@ static int xb_sizes_add(struct xb_sizes *s, u32 len)
 		s->v = v;
 		s->cap = cap;
 	}
-	if (len >= XB_HUGE_SIZE) {
+	if (len >= RZS_HUGE_THRESHOLD) {
 		len = PAGE_SIZE;
 		s->huge++;
 	}
@@ -1132,7 +1132,7 @@ static int xb_results_show(struct seq_file *m, void *v)
 	mutex_lock(&xb_lock);
 	seq_printf(m,
 		   "{\"xvbench\":1,\"page_size\":%lu,\"batch\":%u,\"cache_step\":%u,\"huge_size\":%lu,",
-		   PAGE_SIZE, XB_BATCH, XB_CACHE_STEP, XB_HUGE_SIZE);
+		   PAGE_SIZE, XB_BATCH, XB_CACHE_STEP, RZS_HUGE_THRESHOLD);
 	seq_printf(m, "\"clock\":\"%s\",\"tsc_cycles_per_ms\":%llu,\"calibration_ms\":%u,",
 		   xb_cycles_per_ms ? "tsc" : "ktime", xb_cycles_per_ms, XB_CAL_MS);
 	seq_printf(m,
