@@ -6,7 +6,9 @@ module loaded (the `rzs` fixture), whatever happens in between."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -147,6 +149,21 @@ def _page_out_stopped_hog(guest: Any, min_kib: int, timeout: float) -> int:
     return int(r.stdout.split()[-1])
 
 
+@contextlib.contextmanager
+def _paged_out_hog(guest: Any, mib: int, kind: str, seed: int, min_kib: int) -> Iterator[int]:
+    """A hog of *mib* MiB of *kind* pages, stopped and paged out to ramzswap0
+    until it holds *min_kib* of swap (yields the swap in use, KiB); killed,
+    and waited for, on leaving."""
+    # many verify passes: the hog is still there when stopped
+    guest.run(f"( {guest.hog} --mib {mib} --kind {kind} --seed {seed} "
+              f"--passes 100000 --quiet ) >/dev/null 2>&1 </dev/null &")
+    try:
+        yield _page_out_stopped_hog(guest, min_kib, 600)
+    finally:
+        guest.run("pkill -KILL -x hog; while pgrep -x hog >/dev/null; do sleep 0.2; done",
+                  timeout=600, check=False)
+
+
 def test_swap_pageout_accounting(rzs: Rzs, guest: Any) -> None:
     """The hog pages its own memory out (MADV_PAGEOUT) to ramzswap.  While the
     pages sit in swap, mm_stat and xv_stat agree with each other and with what
@@ -158,12 +175,8 @@ def test_swap_pageout_accounting(rzs: Rzs, guest: Any) -> None:
     guest.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
     try:
         for kind in ("zero", "same", "random", "mixed"):
-            # many verify passes: the hog is still there when stopped
-            guest.run(f"( {guest.hog} --mib 64 --kind {kind} --seed 3 "
-                      f"--passes 100000 --quiet ) >/dev/null 2>&1 </dev/null &")
             zero0 = vmstat(guest).get("swpout_zero", 0)
-            try:
-                _page_out_stopped_hog(guest, 60000, 600)
+            with _paged_out_hog(guest, 64, kind, 3, 60000):
                 mm, _xv = rzs.check_accounting(0)
                 used_kib = _swap_used_kib(guest)      # reclaim may go on after the stop
                 # Linux 6.12 keeps zero-filled pages in the swap core's zeromap and
@@ -188,9 +201,6 @@ def test_swap_pageout_accounting(rzs: Rzs, guest: Any) -> None:
                     # to under half
                     assert mm["compr_data_size"] < (mm["orig_data_size"] + core_zero) // 2, (
                         kind, core_zero, mm)
-            finally:
-                guest.run("pkill -KILL -x hog; while pgrep -x hog >/dev/null; do sleep 0.2; done",
-                          timeout=600, check=False)
             # the hog is gone: swap freed its slots and told us.  Slots of pages
             # still in the swap cache stay in use (and stored) until reclaim.
             mm, _xv = rzs.check_accounting(0)
@@ -222,14 +232,8 @@ def test_incompressible_pages_cost_one_page_each(rzs: Rzs, guest: Any) -> None:
     rzs.init(0, "256M")
     guest.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
     try:
-        guest.run(f"( {guest.hog} --mib 48 --kind random --seed 5 "
-                  f"--passes 100000 --quiet ) >/dev/null 2>&1 </dev/null &")
-        try:
-            _page_out_stopped_hog(guest, 45000, 600)
+        with _paged_out_hog(guest, 48, "random", 5, 45000):
             mm, xv = rzs.check_accounting(0)
-        finally:
-            guest.run("pkill -KILL -x hog; while pgrep -x hog >/dev/null; do sleep 0.2; done",
-                      timeout=600, check=False)
         stored = mm["orig_data_size"] // PAGE - mm["same_pages"]
         print(f"stored {stored} pages ({mm['huge_pages']} raw): mem_used_total "
               f"{mm['mem_used_total']} = {mm['mem_used_total'] / (stored * PAGE):.4f} "
