@@ -35,6 +35,7 @@ enum xv_mapmode {
  * @pages_total: pages the pool holds, one per whole-page object included
  * @pages_highmem: of those, pages in high memory
  * @alloc_failures: xv_malloc() calls that returned -ENOMEM
+ * @pages_compacted: pages xv_compact() has given back since creation
  */
 struct xv_pool_stats {
 	u64 objects;
@@ -43,6 +44,7 @@ struct xv_pool_stats {
 	u64 pages_total;
 	u64 pages_highmem;
 	u64 alloc_failures;
+	u64 pages_compacted;
 };
 
 /*
@@ -68,6 +70,11 @@ size_t xv_obj_size(struct xv_pool *pool, unsigned long handle);
 u64 xv_get_total_size_bytes(struct xv_pool *pool);
 unsigned long xv_get_total_pages(struct xv_pool *pool);
 void xv_get_stats(struct xv_pool *pool, struct xv_pool_stats *stats);
+
+unsigned long xv_compact(struct xv_pool *pool, void (*walk)(struct xv_pool *, void *),
+			 void *arg);
+int xv_migrate(struct xv_pool *pool, unsigned long *handle);
+unsigned long xv_compactable_pages(struct xv_pool *pool);
 
 int xv_check_pool(struct xv_pool *pool);
 

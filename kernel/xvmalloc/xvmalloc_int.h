@@ -10,6 +10,7 @@
 #include <linux/atomic.h>
 #include <linux/bits.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
@@ -103,18 +104,26 @@
 #define XV_SMALL_BLOCK		BIT(XV_FL_SHIFT)
 #define XV_FL_COUNT		(XV_AREA_SHIFT - XV_FL_SHIFT + 2)
 
+/* struct xv_area flags */
+#define XV_AREA_ISOLATED	BIT(0)	/* its free blocks are off the lists */
+#define XV_AREA_TRIED		BIT(1)	/* isolated once in this xv_compact() */
+
 /**
  * struct xv_area - the pages of one area, or a free slot in the area table
  * @pages: the area's pages in address order; page i holds bytes
  *	[i * PAGE_SIZE, (i + 1) * PAGE_SIZE) of the area
  * @next_free: in a free slot, (next free id << 1) | 1; bit 0 is clear in a
  *	slot in use because it then holds an aligned struct page pointer
+ * @used: bytes of the area's allocated blocks (headers included)
+ * @flags: XV_AREA_ISOLATED, XV_AREA_TRIED; 0 in a free slot
  */
 struct xv_area {
 	union {
 		struct page *pages[XV_AREA_PAGES];
 		unsigned long next_free;
 	};
+	u32 used;
+	u32 flags;
 };
 
 /* The area table: a directory of one-page chunks of struct xv_area. */
@@ -143,6 +152,15 @@ struct xv_area {
  * @whole_highmem: of their pages, highmem pages (in @pages_highmem too)
  * @whole_cookie: what the private word of a whole-page object's page holds
  *	above its size; set at creation, never 0
+ * @used_bytes: bytes of allocated blocks in areas (sum of their @used)
+ * @pages_compacted: pages xv_compact() has given back, net of what its
+ *	moves took
+ * @compact_freed: during xv_compact(): pages given back by isolated areas
+ * @compact_grown: during xv_compact(): pages xv_migrate() added
+ * @compact_lock: one xv_compact() at a time; taken before @lock
+ * @compactor: the task running xv_compact(), the only one that may call
+ *	xv_migrate(); NULL when none runs
+ * @compact_buf: PAGE_SIZE bytes xv_migrate() copies through
  * @fail_nth: test hook, see xv_pool_fail_nth()
  * @name: for messages
  */
@@ -164,6 +182,13 @@ struct xv_pool {
 	u64 whole_bytes;
 	unsigned long whole_highmem;
 	unsigned long whole_cookie;
+	u64 used_bytes;
+	unsigned long pages_compacted;
+	unsigned long compact_freed;
+	unsigned long compact_grown;
+	struct mutex compact_lock;	/* see above */
+	struct task_struct *compactor;
+	void *compact_buf;
 	atomic_t fail_nth;
 	const char *name;
 };

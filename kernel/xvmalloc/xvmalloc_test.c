@@ -951,6 +951,315 @@ static void xvt_released_untouched(struct kunit *test)
 	xvt_check(test);
 }
 
+/* ---- compaction ------------------------------------------------------------ */
+
+/*
+ * The owner side of compaction: a table of objects, each under its own
+ * lock, whose content follows a key (an index), not the handle, which a
+ * move changes.
+ */
+struct xvt_owner {
+	struct xv_pool *pool;
+	struct xvt_obj *o;
+	spinlock_t *lock;	/* one per object: the owner's lock */
+	u32 n;
+	u8 *buf;		/* the walk's: the pattern expected */
+	u8 *tmp;
+	u32 moved;
+	u32 bad;		/* objects found corrupt, by walk or threads */
+	u32 stale;		/* moves that left a handle in an isolated area */
+};
+
+static bool xvt_key_verify(struct xv_pool *pool, const struct xvt_obj *o, u32 key,
+			   u8 *buf, u8 *tmp)
+{
+	xvt_pattern(buf, o->size, key, o->gen);
+	if (xv_obj_size(pool, o->handle) != o->size)
+		return false;
+	xv_read(pool, o->handle, tmp);
+	return !memcmp(tmp, buf, o->size);
+}
+
+static void xvt_key_store(struct xv_pool *pool, const struct xvt_obj *o, u32 key, u8 *buf)
+{
+	xvt_pattern(buf, o->size, key, o->gen);
+	xv_write(pool, o->handle, buf);
+}
+
+static bool xvt_isolated(struct xv_pool *pool, unsigned long handle)
+{
+	u32 id = (u32)handle >> XV_OFF_BITS;
+
+	if (handle & XV_WHOLE_TAG)
+		return false;
+	return READ_ONCE(pool->dir[id / XV_CHUNK_AREAS][id % XV_CHUNK_AREAS].flags) &
+	       XV_AREA_ISOLATED;
+}
+
+/* xv_compact()'s walk: each handle under its lock, checked after a move. */
+static void xvt_owner_walk(struct xv_pool *pool, void *arg)
+{
+	struct xvt_owner *ow = arg;
+	u32 i;
+	int r;
+
+	for (i = 0; i < ow->n; i++) {
+		spin_lock(&ow->lock[i]);
+		if (ow->o[i].handle) {
+			r = xv_migrate(pool, &ow->o[i].handle);
+			if (r < 0 && r != -ENOMEM)
+				ow->bad++;
+			if (r == 1) {
+				ow->moved++;
+				if (!xvt_key_verify(pool, &ow->o[i], i, ow->buf, ow->tmp))
+					ow->bad++;
+				if (xvt_isolated(pool, ow->o[i].handle))
+					ow->stale++;
+			}
+		}
+		spin_unlock(&ow->lock[i]);
+		if (i % 256 == 0)
+			cond_resched();
+	}
+}
+
+static struct xvt_owner *xvt_owner_new(struct kunit *test, u32 n)
+{
+	struct xvt_ctx *ctx = test->priv;
+	struct xvt_owner *ow = kunit_kzalloc(test, sizeof(*ow), GFP_KERNEL);
+	u32 i;
+
+	KUNIT_ASSERT_NOT_NULL(test, ow);
+	ow->o = kunit_kcalloc(test, n, sizeof(*ow->o), GFP_KERNEL);
+	ow->lock = kunit_kcalloc(test, n, sizeof(*ow->lock), GFP_KERNEL);
+	ow->buf = kunit_kmalloc(test, XVT_MAX, GFP_KERNEL);
+	ow->tmp = kunit_kmalloc(test, XVT_MAX, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ow->o);
+	KUNIT_ASSERT_NOT_NULL(test, ow->lock);
+	KUNIT_ASSERT_NOT_NULL(test, ow->buf);
+	KUNIT_ASSERT_NOT_NULL(test, ow->tmp);
+	for (i = 0; i < n; i++)
+		spin_lock_init(&ow->lock[i]);
+	ow->pool = ctx->pool;
+	ow->n = n;
+	return ow;
+}
+
+/* Check and free every object left. */
+static void xvt_owner_drain(struct kunit *test, struct xvt_owner *ow)
+{
+	u32 i;
+
+	for (i = 0; i < ow->n; i++) {
+		if (!ow->o[i].handle)
+			continue;
+		KUNIT_EXPECT_TRUE_MSG(test, xvt_key_verify(ow->pool, &ow->o[i], i, ow->buf,
+							   ow->tmp),
+				      "object %u (%u bytes) corrupt", i, ow->o[i].size);
+		KUNIT_EXPECT_FALSE(test, xvt_isolated(ow->pool, ow->o[i].handle));
+		xv_free(ow->pool, ow->o[i].handle);
+		ow->o[i].handle = 0;
+	}
+}
+
+/* Pool pages over the ideal: a page per whole-page object, packed bytes end to end. */
+static u64 xvt_ideal_pages(struct kunit *test, struct xv_pool *pool)
+{
+	struct xv_pool_check info;
+
+	KUNIT_ASSERT_EQ(test, xv_check_pool_info(pool, &info), 0);
+	return info.whole_objects + DIV_ROUND_UP(info.used_bytes, PAGE_SIZE);
+}
+
+#define XVT_COMPACT_OBJS	3000
+
+/*
+ * Objects of every size class (sizes step through all of 1..PAGE_SIZE),
+ * 3 in 4 freed at random, then compacted: every moved object is checked
+ * right after its move, the pool ends within 1.15 of its ideal size and
+ * pages_compacted grows by what xv_compact() returned.
+ */
+static void xvt_compact_sizes(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	struct xvt_owner *ow = xvt_owner_new(test, XVT_COMPACT_OBJS);
+	struct xv_pool_stats st0, st;
+	unsigned long before, after, freed;
+	u64 ideal;
+	u32 i;
+
+	for (i = 0; i < ow->n; i++) {
+		struct xvt_obj *o = &ow->o[i];
+
+		/* 1..4096 in steps of 11 and back: every TLSF class, whole pages too */
+		o->size = 1 + (i * 11) % XVT_MAX;
+		o->gen = prandom_u32_state(&ctx->rnd);
+		KUNIT_ASSERT_EQ(test, xv_malloc(ctx->pool, o->size, GFP_KERNEL, &o->handle), 0);
+		xvt_key_store(ctx->pool, o, i, ctx->buf);
+	}
+	for (i = 0; i < ow->n; i++) {
+		if (prandom_u32_state(&ctx->rnd) % 4) {
+			xv_free(ctx->pool, ow->o[i].handle);
+			ow->o[i].handle = 0;
+		}
+	}
+	xvt_check(test);
+	xv_get_stats(ctx->pool, &st0);
+	before = xv_get_total_pages(ctx->pool);
+	freed = xv_compact(ctx->pool, xvt_owner_walk, ow);
+	after = xv_get_total_pages(ctx->pool);
+	ideal = xvt_ideal_pages(test, ctx->pool);
+	xv_get_stats(ctx->pool, &st);
+	kunit_info(test, "pages %lu -> %lu (ideal %llu), %u moved, %lu compacted\n", before,
+		   after, ideal, ow->moved, freed);
+	KUNIT_EXPECT_EQ(test, ow->bad, 0U);
+	KUNIT_EXPECT_EQ(test, ow->stale, 0U);
+	KUNIT_EXPECT_GT(test, ow->moved, 0U);
+	KUNIT_EXPECT_EQ(test, before - after, freed);
+	KUNIT_EXPECT_EQ(test, st.pages_compacted - st0.pages_compacted, (u64)freed);
+	KUNIT_EXPECT_LE_MSG(test, after * 100, ideal * 115, "pool %lu pages, ideal %llu",
+			    after, ideal);
+	xvt_check(test);
+	xvt_owner_drain(test, ow);
+	xvt_check(test);
+}
+
+/* Owners' threads: free, allocate and map under the object's lock. */
+struct xvt_racer {
+	struct xvt_owner *ow;
+	struct completion done;
+	struct rnd_state rnd;
+	u8 *buf;
+	u8 *tmp;
+	bool *stop;
+	u32 ops;
+	u32 bad;
+};
+
+static int xvt_racer_fn(void *arg)
+{
+	struct xvt_racer *t = arg;
+	struct xvt_owner *ow = t->ow;
+	unsigned long fresh, old;
+	u32 i, r, size, gen;
+	void *p;
+
+	while (!READ_ONCE(*t->stop)) {
+		r = prandom_u32_state(&t->rnd);
+		i = r % ow->n;
+		if (r & BIT(31)) {
+			/* map the object where it is now and check it */
+			spin_lock(&ow->lock[i]);
+			if (ow->o[i].handle) {
+				xvt_pattern(t->buf, ow->o[i].size, i, ow->o[i].gen);
+				p = xv_map(ow->pool, ow->o[i].handle, XV_MM_RO);
+				if (!p || memcmp(p, t->buf, ow->o[i].size))
+					t->bad++;
+				if (p)
+					xv_unmap(ow->pool, ow->o[i].handle);
+			}
+			spin_unlock(&ow->lock[i]);
+		} else {
+			/* replace it: the new object is written before it is published */
+			size = 1 + prandom_u32_state(&t->rnd) % XVT_MAX;
+			gen = prandom_u32_state(&t->rnd);
+			if (xv_malloc(ow->pool, size, GFP_KERNEL, &fresh))
+				continue;
+			xvt_pattern(t->buf, size, i, gen);
+			xv_write(ow->pool, fresh, t->buf);
+			spin_lock(&ow->lock[i]);
+			old = ow->o[i].handle;
+			if (old && !xvt_key_verify(ow->pool, &ow->o[i], i, t->buf, t->tmp))
+				t->bad++;
+			ow->o[i].handle = fresh;
+			ow->o[i].size = size;
+			ow->o[i].gen = gen;
+			spin_unlock(&ow->lock[i]);
+			xv_free(ow->pool, old);
+		}
+		t->ops++;
+		if (t->ops % 32 == 0)
+			cond_resched();
+	}
+	kthread_complete_and_exit(&t->done, 0);
+}
+
+#define XVT_RACE_OBJS		1500
+#define XVT_RACERS		2
+#define XVT_RACE_ROUNDS		8
+
+/*
+ * xv_compact() while other kthreads free, allocate and map the same
+ * objects under their owner's locks: nothing read is ever corrupt, no
+ * handle is left in an isolated area, the pool stays consistent.
+ */
+static void xvt_compact_race(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	struct xvt_owner *ow = xvt_owner_new(test, XVT_RACE_OBJS);
+	struct xvt_racer *t;
+	struct task_struct *task;
+	u32 i, started = 0, round;
+	unsigned long freed = 0;
+	bool stop = false;
+
+	for (i = 0; i < ow->n; i++) {
+		struct xvt_obj *o = &ow->o[i];
+
+		o->size = 1 + prandom_u32_state(&ctx->rnd) % XVT_MAX;
+		o->gen = prandom_u32_state(&ctx->rnd);
+		KUNIT_ASSERT_EQ(test, xv_malloc(ctx->pool, o->size, GFP_KERNEL, &o->handle), 0);
+		xvt_key_store(ctx->pool, o, i, ctx->buf);
+	}
+	t = kunit_kcalloc(test, XVT_RACERS, sizeof(*t), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	for (i = 0; i < XVT_RACERS; i++) {
+		t[i].ow = ow;
+		t[i].stop = &stop;
+		t[i].buf = kunit_kmalloc(test, XVT_MAX, GFP_KERNEL);
+		t[i].tmp = kunit_kmalloc(test, XVT_MAX, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, t[i].buf);
+		KUNIT_ASSERT_NOT_NULL(test, t[i].tmp);
+		init_completion(&t[i].done);
+		prandom_seed_state(&t[i].rnd, 200 + i);
+	}
+	for (i = 0; i < XVT_RACERS; i++) {
+		task = kthread_run(xvt_racer_fn, &t[i], "xvt-race/%u", i);
+		if (IS_ERR(task))
+			break;
+		started++;
+	}
+	for (round = 0; round < XVT_RACE_ROUNDS; round++) {
+		/* thin the table out so that there is something to compact */
+		for (i = round % 3; i < ow->n; i += 3) {
+			unsigned long h;
+
+			spin_lock(&ow->lock[i]);
+			h = ow->o[i].handle;
+			ow->o[i].handle = 0;
+			spin_unlock(&ow->lock[i]);
+			xv_free(ctx->pool, h);
+		}
+		freed += xv_compact(ctx->pool, xvt_owner_walk, ow);
+	}
+	WRITE_ONCE(stop, true);
+	for (i = 0; i < started; i++)
+		wait_for_completion(&t[i].done);
+	KUNIT_EXPECT_EQ(test, started, (u32)XVT_RACERS);
+	kunit_info(test, "%u moved, %lu pages compacted, racer ops %u %u\n", ow->moved, freed,
+		   t[0].ops, t[1].ops);
+	for (i = 0; i < started; i++) {
+		KUNIT_EXPECT_EQ_MSG(test, t[i].bad, 0U, "racer %u", i);
+		KUNIT_EXPECT_GT(test, t[i].ops, 0U);
+	}
+	KUNIT_EXPECT_EQ(test, ow->bad, 0U);
+	KUNIT_EXPECT_EQ(test, ow->stale, 0U);
+	KUNIT_EXPECT_GT(test, ow->moved, 0U);
+	xvt_check(test);
+	xvt_owner_drain(test, ow);
+	xvt_check(test);
+}
+
 static struct kunit_case xvmalloc_test_cases[] = {
 	KUNIT_CASE(xvt_invalid_sizes),
 	KUNIT_CASE(xvt_sizes_alone),
@@ -967,6 +1276,8 @@ static struct kunit_case xvmalloc_test_cases[] = {
 	KUNIT_CASE(xvt_irq_context),
 	KUNIT_CASE(xvt_concurrency),
 	KUNIT_CASE(xvt_released_untouched),
+	KUNIT_CASE(xvt_compact_sizes),
+	KUNIT_CASE(xvt_compact_race),
 	{}
 };
 

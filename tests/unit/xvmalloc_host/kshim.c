@@ -12,6 +12,7 @@ int kshim_atomic;
 long kshim_fail_after;
 unsigned int kshim_fail_percent;
 bool kshim_quiet;
+struct task_struct kshim_task;
 
 static unsigned long long kshim_rng = 0x9e3779b97f4a7c15ull;
 static unsigned long kshim_page_seq;

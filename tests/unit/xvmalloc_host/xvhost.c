@@ -823,6 +823,150 @@ static void measure_ops(const char *name, u32 nobj, u32 lo, u32 hi)
 	opstat_merge(&st_free, &f);
 }
 
+/* ---- compaction ---- */
+
+struct cobj {
+	unsigned long h;
+	u32 size;
+	u32 key;		/* the pattern's seed: it must not follow the handle */
+};
+
+struct cwalk {
+	struct cobj *o;
+	u32 n;
+	u32 moved;
+	u32 churn;		/* every churn-th object: freed and replaced during the walk */
+	struct xv_pool *pool;
+};
+
+static void cobj_verify(struct xv_pool *pool, const struct cobj *o, const char *where)
+{
+	pattern(chk, o->size, o->key, 7);
+	memset(buf, 0, o->size);
+	xv_read(pool, o->h, buf);
+	EXPECT(xv_obj_size(pool, o->h) == o->size && !memcmp(buf, chk, o->size),
+	       "%s: object %#x (%u bytes) at %#lx corrupt", where, o->key, o->size, o->h);
+}
+
+static bool in_isolated_area(struct xv_pool *pool, unsigned long h)
+{
+	if (is_whole(h))
+		return false;
+	u32 id = (u32)h >> XV_OFF_BITS;
+
+	return pool->dir[id / XV_CHUNK_AREAS][id % XV_CHUNK_AREAS].flags & XV_AREA_ISOLATED;
+}
+
+static void cobj_alloc(struct xv_pool *pool, struct cobj *o, u32 size, u32 key)
+{
+	o->size = size;
+	o->key = key;
+	EXPECT(xv_malloc(pool, size, GFP_KERNEL, &o->h) == 0, "alloc %u", size);
+	pattern(buf, size, key, 7);
+	xv_write(pool, o->h, buf);
+}
+
+/* The owner's walk: every live handle through xv_migrate(), checked after each move. */
+static void cwalk(struct xv_pool *pool, void *arg)
+{
+	struct cwalk *w = arg;
+	unsigned long old;
+	u32 i;
+	int r;
+
+	EXPECT(pool == w->pool, "walk got another pool");
+	for (i = 0; i < w->n; i++) {
+		struct cobj *o = &w->o[i];
+
+		if (!o->h)
+			continue;
+		if (w->churn && i % w->churn == 0) {
+			/* the owner frees and allocates while areas are isolated */
+			cobj_verify(pool, o, "churn");
+			xv_free(pool, o->h);
+			cobj_alloc(pool, o, rnd_range(16, XV_MAX_OBJ), rnd());
+			EXPECT(!in_isolated_area(pool, o->h),
+			       "new object %#lx placed in an isolated area", o->h);
+			continue;
+		}
+		old = o->h;
+		r = xv_migrate(pool, &o->h);
+		EXPECT(r == 0 || r == 1, "xv_migrate: %d", r);
+		EXPECT((r == 1) == (o->h != old), "xv_migrate %d but handle %#lx -> %#lx", r,
+		       old, o->h);
+		if (r == 1) {
+			w->moved++;
+			EXPECT(!in_isolated_area(pool, o->h), "moved into an isolated area");
+			cobj_verify(pool, o, "moved");
+		}
+	}
+}
+
+static u64 ideal_pages(struct xv_pool *pool)
+{
+	struct xv_pool_check info = info_of(pool);
+
+	/* whole-page objects: a page each; packed ones: their bytes, headers included */
+	return info.whole_objects + DIV_ROUND_UP(info.used_bytes, PAGE_SIZE);
+}
+
+/*
+ * Fill, free 3 objects in 4 at random, compact: every object keeps its
+ * content, nothing moves into an isolated area, the pages given back are
+ * counted, and the pool ends near its ideal size.
+ */
+static void test_compact(u32 n, u32 churn, const char *name)
+{
+	struct xv_pool *pool = xv_create_pool(name);
+	struct cobj *o = calloc(n, sizeof(*o));
+	struct cwalk w = { .o = o, .n = n, .churn = churn, .pool = pool };
+	struct xv_pool_stats st;
+	unsigned long before, after, freed;
+	double rb, ra;
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		cobj_alloc(pool, &o[i], i % 16 ? rnd_range(1, XV_MAX_PACKED) :
+			   rnd_range(XV_MAX_PACKED + 1, XV_MAX_OBJ), i);
+	for (i = 0; i < n; i++) {
+		if (rnd() % 4) {
+			xv_free(pool, o[i].h);
+			o[i].h = 0;
+		}
+	}
+	check(pool, "before compaction");
+	before = xv_get_total_pages(pool);
+	rb = (double)before / ideal_pages(pool);
+	freed = xv_compact(pool, cwalk, &w);
+	after = xv_get_total_pages(pool);
+	ra = (double)after / ideal_pages(pool);
+	check(pool, "after compaction");
+	xv_get_stats(pool, &st);
+	printf("%s_pages_before: %lu\n%s_pages_after: %lu\n%s_moved: %u\n", name, before,
+	       name, after, name, w.moved);
+	printf("%s_ratio_before: %.3f\n%s_ratio_after: %.3f\n", name, rb, name, ra);
+	EXPECT(w.moved > 0 && freed > 0, "%s: nothing moved (%u) or freed (%lu)", name,
+	       w.moved, freed);
+	EXPECT(st.pages_compacted == freed, "%s: pages_compacted %llu, returned %lu", name,
+	       st.pages_compacted, freed);
+	if (!churn)
+		EXPECT(before - after == freed, "%s: %lu -> %lu pages but %lu freed", name,
+		       before, after, freed);
+	EXPECT(ra <= 1.15, "%s: pool/ideal %.3f after compaction", name, ra);
+	for (i = 0; i < n; i++) {
+		if (!o[i].h)
+			continue;
+		EXPECT(!in_isolated_area(pool, o[i].h), "isolated area left behind");
+		cobj_verify(pool, &o[i], "after");
+		xv_free(pool, o[i].h);
+	}
+	/* an empty pool: nothing to do, and nothing breaks */
+	EXPECT(xv_compact(pool, cwalk, &w) == 0, "empty pool compacted");
+	expect_empty(pool, name);
+	free(o);
+	xv_destroy_pool(pool);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long long seed = 1;
@@ -857,6 +1001,8 @@ int main(int argc, char **argv)
 	test_map_modes();
 	test_misuse();
 	test_failures();
+	test_compact(20000, 0, "compact");
+	test_compact(20000, 7, "compact_churn");
 	test_random(ops, 0, 0);
 	test_random(ops, 1, 0);
 	test_random(ops / 2, 2, 0);

@@ -137,6 +137,30 @@ static inline bool gfpflags_allow_blocking(gfp_t gfp)
 #define might_sleep_if(cond) \
 	KSHIM_CHECK(!(cond) || kshim_atomic == 0, "might sleep in atomic context")
 
+/* ---- tasks, sleeping locks ---- */
+struct task_struct { int pid; };
+extern struct task_struct kshim_task;
+#define current			(&kshim_task)
+#define might_sleep()		KSHIM_CHECK(!kshim_atomic, "might_sleep() in atomic context")
+#define cond_resched()		might_sleep()
+#define fatal_signal_pending(t)	((void)(t), 0)
+
+struct mutex { int locked; };
+#define mutex_init(m)		((m)->locked = 0)
+#define mutex_lock(m) do {						\
+	might_sleep();							\
+	KSHIM_CHECK(!(m)->locked, "mutex taken twice");			\
+	(m)->locked = 1;						\
+} while (0)
+#define mutex_unlock(m) do {						\
+	KSHIM_CHECK((m)->locked, "mutex released but not held");	\
+	(m)->locked = 0;						\
+} while (0)
+
+#define IS_ENABLED(opt)		(opt)
+#define CONFIG_DEBUG_VM		1
+#define for_each_possible_cpu(cpu)	for ((cpu) = 0; (cpu) < 1; (cpu)++)
+
 /* ---- atomics, locks, preemption, per-CPU ---- */
 typedef struct { int counter; } atomic_t;
 #define atomic_read(v)		((v)->counter)
@@ -222,6 +246,7 @@ static inline void memcpy_to_page(struct page *page, size_t offset, const char *
 /* ---- slab ---- */
 void *kmalloc(size_t size, gfp_t gfp);
 void *kzalloc(size_t size, gfp_t gfp);
+#define kmalloc_array(n, size, gfp)	kmalloc((n) * (size), (gfp))
 void *kvcalloc(size_t n, size_t size, gfp_t gfp);
 void kfree(const void *p);
 void kvfree(const void *p);
