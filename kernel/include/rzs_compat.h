@@ -15,6 +15,7 @@
 #include <linux/device.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/version.h>
 
@@ -124,6 +125,78 @@ static inline void *rzs_kvrealloc(void *p, size_t oldsize, size_t newsize,
 #define rzs_no_llseek NULL
 #else
 #define rzs_no_llseek no_llseek
+#endif
+
+/*
+ * Shrinkers: 6.7 allocates them (shrinker_alloc(), shrinker_register(),
+ * shrinker_free()) and gives them a private_data pointer; 6.1 embeds one
+ * and registers it with register_shrinker().  rzs_shrinker_new() returns
+ * a registered shrinker (or NULL) whose callbacks find @priv with
+ * rzs_shrinker_priv(); rzs_shrinker_free() unregisters and frees it (NULL
+ * is ignored).
+ */
+typedef unsigned long (*rzs_shrink_fn)(struct shrinker *, struct shrink_control *);
+
+#if RZS_SINCE(6, 7)
+static inline struct shrinker *rzs_shrinker_new(const char *name, void *priv,
+						rzs_shrink_fn count, rzs_shrink_fn scan)
+{
+	struct shrinker *s = shrinker_alloc(0, "%s", name);
+
+	if (!s)
+		return NULL;
+	s->count_objects = count;
+	s->scan_objects = scan;
+	s->private_data = priv;
+	shrinker_register(s);
+	return s;
+}
+
+static inline void rzs_shrinker_free(struct shrinker *s)
+{
+	shrinker_free(s);
+}
+
+static inline void *rzs_shrinker_priv(struct shrinker *s)
+{
+	return s->private_data;
+}
+#else
+struct rzs_shrinker {
+	struct shrinker shrinker;
+	void *priv;
+};
+
+static inline struct shrinker *rzs_shrinker_new(const char *name, void *priv,
+						rzs_shrink_fn count, rzs_shrink_fn scan)
+{
+	struct rzs_shrinker *rs = kzalloc(sizeof(*rs), GFP_KERNEL);
+
+	if (!rs)
+		return NULL;
+	rs->shrinker.count_objects = count;
+	rs->shrinker.scan_objects = scan;
+	rs->shrinker.seeks = DEFAULT_SEEKS;
+	rs->priv = priv;
+	if (register_shrinker(&rs->shrinker, "%s", name)) {
+		kfree(rs);
+		return NULL;
+	}
+	return &rs->shrinker;
+}
+
+static inline void rzs_shrinker_free(struct shrinker *s)
+{
+	if (!s)
+		return;
+	unregister_shrinker(s);
+	kfree(container_of(s, struct rzs_shrinker, shrinker));
+}
+
+static inline void *rzs_shrinker_priv(struct shrinker *s)
+{
+	return container_of(s, struct rzs_shrinker, shrinker)->priv;
+}
 #endif
 
 #endif /* _RZS_COMPAT_H_ */

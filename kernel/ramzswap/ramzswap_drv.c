@@ -7,8 +7,10 @@
  * holding one repeated word (zero included) take no memory at all.  The
  * interface follows zram's: a control class with hot_add and hot_remove,
  * and per-device sysfs attributes (disksize, comp_algorithm, mem_limit,
- * mem_used_max, reset, initstate, mm_stat, io_stat) plus xv_stat, the
- * xvmalloc pool's own counters.
+ * mem_used_max, reset, initstate, compact, mm_stat, io_stat) plus xv_stat,
+ * the xvmalloc pool's own counters.  The pool is compacted on a write to
+ * `compact` and by a shrinker under memory pressure (pages_compacted in
+ * mm_stat counts what that gave back).
  *
  * Locking:
  *  - init_lock (rwsem) serialises configuration and reset; it is not taken
@@ -21,9 +23,14 @@
  *    it is taken only to compress or decompress, never across a sleeping
  *    allocation, and never by reads of same-filled or raw pages.
  *  - each table entry has a bit spinlock (RZS_LOCK) that guards the entry
- *    and the object it names; the pool is only mapped under it.
- * Order: RZS_RMW, then stream, then entry lock.  Nothing sleeps under an
- * entry lock or while an object or a page is mapped.
+ *    and the object it names; the pool is only mapped under it, and
+ *    compaction moves the object (xv_migrate()) only under it.
+ *  - compact_lock: one compaction per device; the shrinker only tries it,
+ *    and only tries init_lock, so reclaim never waits on reset or on
+ *    another compaction.
+ * Order: init_lock, compact_lock, then RZS_RMW, then stream, then entry
+ * lock.  Nothing sleeps under an entry lock or while an object or a page
+ * is mapped.
  */
 
 #define pr_fmt(fmt) "ramzswap: " fmt
@@ -723,6 +730,9 @@ static void rzs_meta_free(struct ramzswap *rzs)
 {
 	unsigned long index, nr_pages = rzs->disksize >> PAGE_SHIFT;
 
+	/* first: no scan may find the pool going */
+	rzs_shrinker_free(rzs->shrinker);
+	rzs->shrinker = NULL;
 	if (rzs->table) {
 		for (index = 0; index < nr_pages; index++) {
 			rzs_slot_lock(rzs, index);
@@ -844,6 +854,85 @@ static ssize_t disksize_show(struct device *dev, struct device_attribute *attr,
 	return sysfs_emit(buf, "%llu\n", disksize);
 }
 
+/* ---- compaction ------------------------------------------------------- */
+
+/*
+ * xv_compact()'s walk: every packed object goes through xv_migrate() under
+ * its entry lock, the lock every map, read and free of it takes.  A raw
+ * (whole-page) object never moves.  Entries are first looked at without
+ * the lock; one stored meanwhile is in a fresh block, which compaction
+ * has no business with.
+ */
+static void rzs_compact_walk(struct xv_pool *pool, void *arg)
+{
+	const unsigned long packed = BIT(RZS_ALLOCATED) | BIT(RZS_HUGE);
+	struct ramzswap *rzs = arg;
+	unsigned long index, nr_pages = rzs->disksize >> PAGE_SHIFT;
+
+	for (index = 0; index < nr_pages; index++) {
+		if (!(index % 1024))
+			cond_resched();
+		if ((READ_ONCE(rzs->table[index].flags) & packed) != BIT(RZS_ALLOCATED))
+			continue;
+		rzs_slot_lock(rzs, index);
+		if (rzs_test_flag(rzs, index, RZS_ALLOCATED) &&
+		    !rzs_test_flag(rzs, index, RZS_HUGE))
+			xv_migrate(pool, &rzs->table[index].handle);
+		rzs_slot_unlock(rzs, index);
+	}
+}
+
+/* Compact the pool; init_lock held for read, compact_lock held. */
+static unsigned long rzs_compact(struct ramzswap *rzs)
+{
+	return xv_compact(rzs->pool, rzs_compact_walk, rzs);
+}
+
+static unsigned long rzs_shrink_count(struct shrinker *s, struct shrink_control *sc)
+{
+	struct ramzswap *rzs = rzs_shrinker_priv(s);
+
+	/* registered after the pool was made, freed before it goes */
+	return xv_compactable_pages(rzs->pool);
+}
+
+static unsigned long rzs_shrink_scan(struct shrinker *s, struct shrink_control *sc)
+{
+	struct ramzswap *rzs = rzs_shrinker_priv(s);
+	unsigned long freed = 0;
+
+	if (!down_read_trylock(&rzs->init_lock))
+		return SHRINK_STOP;
+	if (rzs_init_done(rzs) && mutex_trylock(&rzs->compact_lock)) {
+		freed = rzs_compact(rzs);
+		mutex_unlock(&rzs->compact_lock);
+	}
+	up_read(&rzs->init_lock);
+	return freed ? freed : SHRINK_STOP;
+}
+
+static ssize_t compact_store(struct device *dev, struct device_attribute *attr,
+			     const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	int do_compact;
+
+	/* as reset: a positive number; zram's scripts write 1 */
+	if (rzs_has_nul(buf, len) || kstrtoint(buf, 10, &do_compact) ||
+	    do_compact <= 0)
+		return -EINVAL;
+	down_read(&rzs->init_lock);
+	if (!rzs_init_done(rzs)) {
+		up_read(&rzs->init_lock);
+		return -EINVAL;
+	}
+	mutex_lock(&rzs->compact_lock);
+	rzs_compact(rzs);
+	mutex_unlock(&rzs->compact_lock);
+	up_read(&rzs->init_lock);
+	return len;
+}
+
 static ssize_t disksize_store(struct device *dev, struct device_attribute *attr,
 			      const char *buf, size_t len)
 {
@@ -895,6 +984,15 @@ static ssize_t disksize_store(struct device *dev, struct device_attribute *attr,
 	rzs->pool = pool;
 	rzs->comp = comp;
 	rzs->disksize = disksize;
+	/* its scans only try init_lock, which is ours until we return */
+	rzs->shrinker = rzs_shrinker_new(rzs->disk->disk_name, rzs, rzs_shrink_count,
+					 rzs_shrink_scan);
+	if (!rzs->shrinker) {
+		rzs_meta_free(rzs);
+		rzs->disksize = 0;
+		err = -ENOMEM;
+		goto out_unlock;
+	}
 	set_capacity_and_notify(rzs->disk, disksize >> SECTOR_SHIFT);
 	up_write(&rzs->init_lock);
 	return len;
@@ -1048,21 +1146,21 @@ static ssize_t mm_stat_show(struct device *dev, struct device_attribute *attr,
 {
 	struct ramzswap *rzs = dev_to_rzs(dev);
 	struct rzs_stats *st = &rzs->stats;
-	u64 mem_used = 0;
+	struct xv_pool_stats xs = { };
 	ssize_t ret;
 
 	down_read(&rzs->init_lock);
 	if (rzs_init_done(rzs))
-		mem_used = xv_get_total_size_bytes(rzs->pool);
+		xv_get_stats(rzs->pool, &xs);
 	ret = sysfs_emit(buf,
 			 "%8llu %8llu %8llu %8llu %8llu %8llu %8llu %8llu\n",
 			 (u64)atomic64_read(&st->pages_stored) << PAGE_SHIFT,
 			 (u64)atomic64_read(&st->compr_data_size),
-			 mem_used,
+			 xs.bytes_in_pool,
 			 (u64)READ_ONCE(rzs->limit_pages) << PAGE_SHIFT,
 			 (u64)atomic64_read(&st->max_used_pages) << PAGE_SHIFT,
 			 (u64)atomic64_read(&st->same_pages),
-			 0ULL, /* pages_compacted: xvmalloc does not compact */
+			 xs.pages_compacted,
 			 (u64)atomic64_read(&st->huge_pages));
 	up_read(&rzs->init_lock);
 	return ret;
@@ -1116,6 +1214,7 @@ static ssize_t debug_stat_show(struct device *dev,
 static DEVICE_ATTR_RW(disksize);
 static DEVICE_ATTR_RO(initstate);
 static DEVICE_ATTR_WO(reset);
+static DEVICE_ATTR_WO(compact);
 static DEVICE_ATTR_RW(mem_limit);
 static DEVICE_ATTR_RW(mem_used_max);
 static DEVICE_ATTR_RW(comp_algorithm);
@@ -1128,6 +1227,7 @@ static struct attribute *rzs_disk_attrs[] = {
 	&dev_attr_disksize.attr,
 	&dev_attr_initstate.attr,
 	&dev_attr_reset.attr,
+	&dev_attr_compact.attr,
 	&dev_attr_mem_limit.attr,
 	&dev_attr_mem_used_max.attr,
 	&dev_attr_comp_algorithm.attr,
@@ -1157,6 +1257,7 @@ static int rzs_add(void)
 	id = ret;
 
 	init_rwsem(&rzs->init_lock);
+	mutex_init(&rzs->compact_lock);
 	strscpy(rzs->compressor, rzs_default_comp, sizeof(rzs->compressor));
 
 	rzs->disk = rzs_alloc_disk(logical_block_size);

@@ -8,6 +8,7 @@
 #include <linux/atomic.h>
 #include <linux/bits.h>
 #include <linux/blkdev.h>
+#include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/types.h>
 
@@ -99,6 +100,7 @@ struct rzs_stats {
 };
 
 struct xv_pool;
+struct shrinker;
 
 /**
  * struct ramzswap - one device
@@ -113,6 +115,9 @@ struct xv_pool;
  * @stats: counters
  * @claim: set while reset or removal runs; open() then fails
  * @compressor: algorithm used at the next initialisation
+ * @shrinker: compacts the pool under memory pressure; while initialised
+ * @compact_lock: one compaction at a time (the `compact` attribute or
+ *		  the shrinker, which does not wait for it)
  */
 struct ramzswap {
 	struct rzs_table_entry *table;
@@ -125,6 +130,8 @@ struct ramzswap {
 	struct rzs_stats stats;
 	bool claim;
 	char compressor[RZS_COMP_NAME_LEN];
+	struct shrinker *shrinker;
+	struct mutex compact_lock;	/* see above */
 };
 
 #endif /* _RAMZSWAP_DRV_H_ */

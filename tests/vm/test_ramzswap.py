@@ -437,6 +437,128 @@ def test_concurrent_sector_writers_same_pages(rzs: Rzs, guest: Any) -> None:
 
 
 # ---------------------------------------------------------------------------
+# compaction (the `compact` attribute and the shrinker)
+
+COMPACT_DEV_MIB = 64
+
+
+def _device_md5(guest: Any, dev: int = 0) -> str:
+    """The device's content, read past the page cache."""
+    return str(guest.run(f"dd if=/dev/ramzswap{dev} bs=1M iflag=direct status=none "
+                         f"| md5sum", timeout=600).stdout.split()[0])
+
+
+def _fill_and_thin(guest: Any, seed: int) -> None:
+    """Fill the device with half-compressible pages, then rewrite 3 pages in
+    4, chosen at random, with zeros (same-filled: their objects are freed),
+    so that the pool is left sparse."""
+    dev = f"--filename=/dev/ramzswap0 --bs=4k --direct=1 --size={COMPACT_DEV_MIB}M"
+    guest.run(f"fio --name=fill {dev} --rw=write --buffer_compress_percentage=50 "
+              f"--refill_buffers --randseed={seed} >/dev/null", timeout=900)
+    guest.run(f"fio --name=thin {dev} --rw=randwrite --io_size={COMPACT_DEV_MIB * 3 // 4}M "
+              f"--zero_buffers --randseed={seed} >/dev/null", timeout=900)
+
+
+def _pool_over_ideal(xv: dict[str, int]) -> float:
+    """Pool pages over the pages the stored bytes fill end to end."""
+    return float(xv["pages_total"]) / -(-xv["bytes_requested"] // PAGE)
+
+
+def test_compact_gives_back_sparse_pages(rzs: Rzs, guest: Any) -> None:
+    """A pool left sparse by freeing 3 objects in 4 at random: a write to
+    `compact` (as zram's) moves what is left together, gives the pages back,
+    counts them in pages_compacted and changes no byte of the device; then
+    the shrinker does the same on its own, called by the kernel's
+    shrink_slab() (drop_caches, which reclaim under pressure also calls)."""
+    rzs.insmod()
+    rzs.init(0, f"{COMPACT_DEV_MIB}M")
+    _fill_and_thin(guest, 5)
+    mm0, xv0 = rzs.check_accounting(0)
+    before = _device_md5(guest)
+    assert rzs.write(0, "compact", "1").status == 0
+    mm1, xv1 = rzs.check_accounting(0)
+    print(f"compact: {xv0['pages_total']} -> {xv1['pages_total']} pages "
+          f"({_pool_over_ideal(xv0):.3f} -> {_pool_over_ideal(xv1):.3f} of ideal), "
+          f"pages_compacted {mm1['pages_compacted']}")
+    assert _device_md5(guest) == before
+    assert mm1["orig_data_size"] == mm0["orig_data_size"], (mm0, mm1)
+    assert xv1["objects"] == xv0["objects"], (xv0, xv1)
+    # the pages given back are what pages_compacted says, and they are many
+    gained = mm1["pages_compacted"] - mm0["pages_compacted"]
+    assert gained > 0, (mm0, mm1)
+    assert xv0["pages_total"] - xv1["pages_total"] == gained, (xv0, xv1, mm0, mm1)
+    assert _pool_over_ideal(xv0) > 1.5, xv0          # the thinning left it sparse
+    assert _pool_over_ideal(xv1) <= 1.15, xv1
+
+    # again sparse; now the kernel's shrinker machinery calls ours
+    _fill_and_thin(guest, 6)
+    mm2, xv2 = rzs.check_accounting(0)
+    before = _device_md5(guest)
+    assert _pool_over_ideal(xv2) > 1.5, xv2
+    guest.run("echo 2 > /proc/sys/vm/drop_caches")
+    mm3, xv3 = rzs.check_accounting(0)
+    print(f"shrinker: {xv2['pages_total']} -> {xv3['pages_total']} pages, pages_compacted "
+          f"{mm2['pages_compacted']} -> {mm3['pages_compacted']}")
+    assert _device_md5(guest) == before
+    assert mm3["pages_compacted"] > mm2["pages_compacted"], (mm2, mm3)
+    assert xv3["pages_total"] < xv2["pages_total"], (xv2, xv3)
+    assert _pool_over_ideal(xv3) <= 1.15, xv3
+
+
+def test_shrinker_compacts_under_memory_pressure(rzs: Rzs, guest: Any) -> None:
+    """No swap, a sparse pool, and a hog asking for a few MiB more than
+    MemAvailable: reclaim runs short of page cache to drop and calls the
+    shrinkers, ours among them, which compacts the pool (pages_compacted
+    grows) and the hog gets its memory without an OOM kill."""
+    rzs.insmod()
+    guest.run("swapoff -a")
+    rzs.init(0, f"{COMPACT_DEV_MIB}M")
+    _fill_and_thin(guest, 7)
+    mm0, xv0 = rzs.check_accounting(0)
+    before = _device_md5(guest)
+    assert _pool_over_ideal(xv0) > 1.5, xv0
+    swap.inflate_balloon(guest, 48)
+    try:
+        mib = swap.mem_available_mib(guest) + 4
+        hog = swap.run_hog(guest, mib, "random", seed=3, timeout=900)
+    finally:
+        swap.deflate_balloon(guest)
+    mm1, xv1 = rzs.check_accounting(0)
+    print(f"hog {mib} MiB: mismatches {hog.mismatches}; pool {xv0['pages_total']} -> "
+          f"{xv1['pages_total']} pages, pages_compacted {mm0['pages_compacted']} -> "
+          f"{mm1['pages_compacted']}")
+    assert hog.mismatches == 0, hog.raw
+    assert mm1["pages_compacted"] > mm0["pages_compacted"], (mm0, mm1)
+    assert xv1["pages_total"] < xv0["pages_total"], (xv0, xv1)
+    assert _device_md5(guest) == before
+
+
+def test_compact_under_swap_load(rzs: Rzs, guest: Any) -> None:
+    """zram users' `echo 1 > compact` five times a second while a hog of
+    1.5x the available memory goes through ramzswap as swap: every page of
+    the hog verified, nothing read wrong, the books balanced after."""
+    rzs.insmod()
+    guest.run("swapoff -a")
+    rzs.init(0, "1G")
+    guest.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
+    try:
+        with swap.background(guest, "while :; do echo 1 > /sys/block/ramzswap0/compact; "
+                                    "sleep 0.2; done"):
+            run = swap.hog_through_swap(guest, 96, 1.5, seed=13)
+        mm = rzs.mm_stat(0)
+        print(f"hog {run.hog.mib} MiB ({run.free_mib} MiB available): out {run.out_mib:.0f} "
+              f"MiB, in {run.in_mib:.0f} MiB; pages_compacted {mm['pages_compacted']}")
+        assert run.hog.mismatches == 0, run.hog.raw
+        assert run.out_mib > run.free_mib, run
+    finally:
+        guest.run("swapoff /dev/ramzswap0", timeout=900, check=False)
+    io = rzs.io_stat(0)
+    assert io["failed_reads"] == io["failed_writes"] == io["invalid_io"] == 0, io
+    mm, _xv = rzs.check_accounting(0)
+    assert mm["orig_data_size"] // PAGE <= 1 + rzs.debug_stat(0)["miss_free"], mm
+
+
+# ---------------------------------------------------------------------------
 # discard
 
 
@@ -673,6 +795,8 @@ BAD_UNINIT = [
     ("disksize", "16T", "EINVAL"),
     ("disksize", "512G", "ENOMEM"),          # a 1 GiB table: no vmalloc space for it
     ("disksize", "4096G", "EINVAL"),
+    ("compact", "1", "EINVAL"),              # not initialised, as zram
+    ("compact", "abc", "EINVAL"),
     ("comp_algorithm", "nosuchalg", "EINVAL"),
     ("comp_algorithm", "", "EINVAL"),
     ("comp_algorithm", "LZO", "EINVAL"),
@@ -763,7 +887,8 @@ def test_bad_input_rejected_state_unchanged(rzs: Rzs, guest: Any) -> None:
         ("disksize", "64M", "EBUSY"), ("disksize", "abc", "EINVAL"),
         ("comp_algorithm", "lz4", "EBUSY"), ("comp_algorithm", "nosuch", "EINVAL"),
         ("mem_limit", "-5", "EINVAL"), ("mem_used_max", "7", "EINVAL"),
-        ("reset", "-1", "EINVAL")], before)
+        ("reset", "-1", "EINVAL"), ("compact", "0", "EINVAL"), ("compact", "-1", "EINVAL"),
+        ("compact", "now", "EINVAL")], before)
     assert not failures, "\n".join(failures)
 
     ctl = "/sys/class/ramzswap-control/hot_remove"

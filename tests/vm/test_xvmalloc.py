@@ -39,6 +39,8 @@ CASES = [
     "xvt_irq_context",
     "xvt_concurrency",
     "xvt_released_untouched",
+    "xvt_compact_sizes",
+    "xvt_compact_race",
 ]
 
 _runs: dict[int, SuiteRun] = {}
