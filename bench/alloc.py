@@ -32,6 +32,7 @@ class AllocPlan:
     repeat: int = 1               # rounds of the matrix; the report keeps the fastest
     ladder_repeat: int = 1        # rounds of the ladder (its 1 GiB points are the slow ones)
     seed: int = 1
+    thin: int = 0                 # compaction runs: % of objects freed before compacting
 
 
 def caps(meminfo: dict[str, int], ladder_kib: tuple[int, ...]) -> dict[str, Any]:
@@ -53,8 +54,13 @@ def caps(meminfo: dict[str, int], ladder_kib: tuple[int, ...]) -> dict[str, Any]
     }
 
 
-def command(alloc: str, dist: str, kib: int, churn: int, map_: bool, seed: int) -> str:
-    return f"alloc={alloc} dist={dist} kib={kib} churn={churn} map={int(map_)} seed={seed}"
+COMPACTING = ("xvmalloc", "zsmalloc")
+
+
+def command(alloc: str, dist: str, kib: int, churn: int, map_: bool, seed: int,
+            thin: int = 0) -> str:
+    cmd = f"alloc={alloc} dist={dist} kib={kib} churn={churn} map={int(map_)} seed={seed}"
+    return cmd + (f" thin={thin}" if thin else "")
 
 
 class XvBench:
@@ -98,7 +104,17 @@ def matrix(plan: AllocPlan, cap: dict[str, Any]) -> list[str]:
     plan.ladder_repeat rounds of the pool-size ladder.  Allocators take turns within
     each cell, so a slow spell of the host (other guests share its CPUs) hits them
     alike."""
-    return _cells(plan) * plan.repeat + _ladder(plan, cap) * plan.ladder_repeat
+    return (_cells(plan) * plan.repeat + _ladder(plan, cap) * plan.ladder_repeat
+            + _compaction(plan))
+
+
+def _compaction(plan: AllocPlan) -> list[str]:
+    """With plan.thin: the pool allocators at the matrix's size and churn, then
+    plan.thin % of the objects freed at random and the pool compacted."""
+    if not plan.thin:
+        return []
+    return [command(a, LADDER_DIST, plan.kib, plan.churn, False, plan.seed, plan.thin)
+            for a in COMPACTING]
 
 
 def _cells(plan: AllocPlan) -> list[str]:

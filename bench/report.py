@@ -140,10 +140,40 @@ def best(cands: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def find_run(res: dict[str, Any], alloc: str, dist: str, kib: int, map_: bool,
-             churn: int | None = None) -> dict[str, Any] | None:
+             churn: int | None = None, thin: int = 0) -> dict[str, Any] | None:
     return best([r for r in runs(res)
                  if r["alloc"] == alloc and r["dist"] == dist and r["kib"] == kib
-                 and bool(r["map"]) == bool(map_) and (churn is None or r["churn"] == churn)])
+                 and bool(r["map"]) == bool(map_) and (churn is None or r["churn"] == churn)
+                 and r.get("thin", 0) == thin])
+
+
+def over_ideal(run: dict[str, Any], phase: str) -> float | None:
+    """Pool pages over the pages the live objects' bytes fill end to end."""
+    ideal = -(-int(run[phase]["bytes_requested"]) // PAGE)
+    return int(run[phase]["pages"]) / ideal if ideal else None
+
+
+def compaction_rows(res: dict[str, Any]) -> list[Row]:
+    """Pool pages over ideal after the thinning and after compacting, xvmalloc
+    beside zsmalloc (runs with plan.thin; none without)."""
+    plan = res["allocator"]["plan"]
+    thin = plan.get("thin", 0)
+    if not thin:
+        return []
+    xv = find_run(res, "xvmalloc", HEADLINE_DIST, plan["kib"], False, plan["churn"], thin)
+    zs = find_run(res, "zsmalloc", HEADLINE_DIST, plan["kib"], False, plan["churn"], thin)
+    if not xv or not zs:
+        return []
+    sec = f"allocator compaction ({thin}% of the objects freed at random, then compacted)"
+    rows = []
+    for phase, what, target in (("after_thin", "before compacting", ""),
+                                ("after_compact", "after compacting", "<= 1.15")):
+        if phase in xv and phase in zs:
+            rows.append(Row(sec, f"pool pages / ideal {what}: xvmalloc, zsmalloc as ref",
+                            _f(over_ideal(xv, phase), "{:.3f}"),
+                            _f(over_ideal(zs, phase), "{:.3f}"),
+                            over_ideal(xv, phase), target, fmt="{:.3f}"))
+    return rows
 
 
 def ladder(res: dict[str, Any], alloc: str) -> list[dict[str, Any]]:
@@ -239,6 +269,7 @@ def headline(res: dict[str, Any]) -> list[Row]:
             rows.append(Row(sec, f"{what}: xvmalloc / kmalloc", _f(alloc_free_ns(xvm), "{:.0f}"),
                             _f(alloc_free_ns(km), "{:.0f}"),
                             ratio(alloc_free_ns(xvm), alloc_free_ns(km))))
+    rows += compaction_rows(res)
     for al in ALLOCATORS:
         pts = ladder(res, al)
         if len(pts) >= 2:

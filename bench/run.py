@@ -33,7 +33,7 @@ QUICK = Plan(
     corpus_mib=48,
     alloc=alloc.AllocPlan(kib=16 * MiB_KIB, churn=2, dists=alloc.DISTS, maps=(False, True),
                           ladder_kib=(16 * MiB_KIB, 64 * MiB_KIB, 256 * MiB_KIB),
-                          ladder_churn=2, repeat=2),
+                          ladder_churn=2, repeat=2, thin=75),
     device=device.DevicePlan(io_seconds=4, jobs=(1, 2), hog_mib=128, hog_passes=1,
                              big_ram_mib=192, big_disk_factors=(2, 4)),
 )
@@ -46,7 +46,7 @@ FULL = Plan(
     alloc=alloc.AllocPlan(kib=64 * MiB_KIB, churn=10, dists=alloc.DISTS, maps=(False, True),
                           ladder_kib=(16 * MiB_KIB, 64 * MiB_KIB, 256 * MiB_KIB,
                                       1024 * MiB_KIB),
-                          ladder_churn=10, repeat=2, ladder_repeat=1),
+                          ladder_churn=10, repeat=2, ladder_repeat=1, thin=75),
     device=device.DevicePlan(io_seconds=10, jobs=(1, 2), hog_mib=512, hog_passes=2,
                              big_ram_mib=512, big_disk_factors=(2, 4)),
 )

@@ -21,7 +21,13 @@
  *            probability P% (100: all of them), else drawn from D; the
  *            memory figures then also count the live objects of M bytes
  *            ("mix_objects"), so that what one such object costs beside
- *            the others can be told from a run without the mix.  The
+ *            the others can be told from a run without the mix.
+ *            Optional "thin=T" (1..99): after the churn, T% of the live
+ *            objects, chosen at random, are freed ("after_thin"), then the
+ *            pool is compacted ("after_compact", "compact_ms",
+ *            "compact_pages": what xv_compact() or zs_compact() returned;
+ *            the slab allocators cannot compact, their figures stay; the
+ *            thinning frees are timed with the drain's).  The
  *            write returns when the run is over and its result is appended
  *            to the results; a run that fails to allocate is reported there
  *            with an "error", not as a failed write.
@@ -244,6 +250,7 @@ struct xb_run {
 	u32 seed;
 	u32 mix_size;		/* 0, or the size of the mixed-in objects */
 	u32 mix_pct;		/* their share of all objects, percent */
+	u32 thin;		/* percent of the live objects freed before compacting */
 	u32 rng;
 	u32 cursor;		/* next entry of a corpus size list */
 
@@ -797,6 +804,46 @@ static void xb_churn(struct xb_run *r)
 	}
 }
 
+/* xv_compact()'s walk: the bench owns every handle, no other task uses them. */
+static void xb_xv_walk(struct xv_pool *pool, void *arg)
+{
+	struct xb_run *r = arg;
+	u32 i;
+
+	for (i = 0; i < r->live; i++) {
+		xv_migrate(pool, &r->h[i]);
+		if (!(i % 1024))
+			cond_resched();
+	}
+}
+
+/* Free @thin percent of the live objects at random, then compact. */
+static void xb_thin_compact(struct xb_run *r, struct xb_buf *b)
+{
+	u32 count, i, left = div_u64((u64)r->live * r->thin, 100);
+	unsigned long compacted = 0;
+	u64 t0;
+
+	while (left && r->live) {
+		count = min_t(u32, XB_BATCH, left);
+		for (i = 0; i < count; i++)
+			xb_take(r, xb_below(&r->rng, r->live), i);
+		xb_free_batch(r, count, &r->drain_free);
+		left -= count;
+		cond_resched();
+	}
+	xb_emit(b, ",");
+	xb_emit_memory(b, r, "after_thin");
+	t0 = ktime_get_ns();
+	if (r->xv)
+		compacted = xv_compact(r->xv, xb_xv_walk, r);
+	else if (r->zs)
+		compacted = zs_compact(r->zs);
+	xb_emit(b, ",\"compact_ms\":%llu,\"compact_pages\":%lu,",
+		div_u64(ktime_get_ns() - t0, NSEC_PER_MSEC), compacted);
+	xb_emit_memory(b, r, "after_compact");
+}
+
 static void xb_drain(struct xb_run *r)
 {
 	u32 count, i;
@@ -866,16 +913,18 @@ static int xb_run(struct xb_run *r)
 	xb_snap(&r->base);
 
 	xb_emit(b,
-		"%s{\"alloc\":\"%s\",\"dist\":\"%s\",\"kib\":%u,\"churn\":%u,\"map\":%s,\"seed\":%u,\"mix_size\":%u,\"mix_pct\":%u,\"objects\":%u,\"mean_size\":%llu,\"batch\":%u,\"pages_source\":\"%s\"",
+		"%s{\"alloc\":\"%s\",\"dist\":\"%s\",\"kib\":%u,\"churn\":%u,\"map\":%s,\"seed\":%u,\"mix_size\":%u,\"mix_pct\":%u,\"thin\":%u,\"objects\":%u,\"mean_size\":%llu,\"batch\":%u,\"pages_source\":\"%s\"",
 		xb_nruns ? "," : "", r->a->name, xb_dist_name[r->dist], r->kib,
 		r->churn, r->map ? "true" : "false", r->seed, r->mix_size, r->mix_pct,
-		r->n, mean, XB_BATCH, r->a->pages_source);
+		r->thin, r->n, mean, XB_BATCH, r->a->pages_source);
 	xb_fill(r);
 	xb_emit(b, ",");
 	xb_emit_memory(b, r, "after_fill");
 	xb_churn(r);
 	xb_emit(b, ",");
 	xb_emit_memory(b, r, "after_churn");
+	if (r->thin && !r->error)
+		xb_thin_compact(r, b);
 	if (r->xv && !r->error) {
 		t_check = ktime_get_ns();
 		check = xv_check_pool(r->xv);
@@ -967,6 +1016,10 @@ static int xb_parse(char *cmd, struct xb_run *r)
 			if (v > 100)
 				return -EINVAL;
 			r->mix_pct = v;
+		} else if (!strcmp(tok, "thin")) {
+			if (!v || v > 99)
+				return -EINVAL;
+			r->thin = v;
 		} else {
 			return -EINVAL;
 		}

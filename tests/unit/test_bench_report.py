@@ -14,6 +14,7 @@ import pytest
 from bench import alloc, corpus, device, report
 
 MiB = 1 << 20
+PAGE_BYTES = 4096
 DISTS = ("corpus-lzo-rle", "uniform")
 # alloc -> (pages held, alloc ns, free ns) at 16 MiB
 FIG = {"xvmalloc": (4000, 100, 110), "zsmalloc": (4200, 200, 190),
@@ -319,3 +320,35 @@ def test_corpus_list_command() -> None:
     assert "LC_ALL=C sort" in cmd and "! -name '*.gz'" in cmd
     assert "/usr/bin" in corpus.list_command("program", "/tmp/p.txt")
     assert sum(corpus.SHARES_PER_MILLE.values()) == 1000
+
+
+def test_compaction_runs_and_rows(res: dict[str, Any]) -> None:
+    # the plan's thin adds one run per pool allocator; none without it
+    plan = alloc.AllocPlan(kib=16384, churn=2, dists=("uniform",), maps=(False,),
+                           ladder_kib=(16384,), ladder_churn=2, thin=75)
+    cap = alloc.caps({"LowFree": 860 * 1024, "MemAvailable": 1900 * 1024}, plan.ladder_kib)
+    cmds = alloc.matrix(plan, cap)
+    assert cmds[-2:] == [
+        "alloc=xvmalloc dist=corpus-lzo-rle kib=16384 churn=2 map=0 seed=1 thin=75",
+        "alloc=zsmalloc dist=corpus-lzo-rle kib=16384 churn=2 map=0 seed=1 thin=75"]
+    assert not any("thin" in c for c in alloc.matrix(
+        alloc.AllocPlan(**{**plan.__dict__, "thin": 0}), cap))
+    assert report.compaction_rows(res) == []          # a plan without thin
+    res["allocator"]["plan"]["thin"] = 75
+    assert report.compaction_rows(res) == []          # ... and no thin runs yet
+    for al, thin_pages, compact_pages in (("xvmalloc", 2000, 1040), ("zsmalloc", 1900, 1100)):
+        r = make_run(al, "corpus-lzo-rle", 16384, 2, False, 4000, 1e6, 1e6)
+        r["thin"] = 75
+        r["after_thin"] = memory(thin_pages, 1500, 1000 * PAGE_BYTES, None)
+        r["after_compact"] = memory(compact_pages, 1500, 1000 * PAGE_BYTES, None)
+        res["allocator"]["xvbench"]["runs"].append(r)
+    rows = {r.metric: r for r in report.compaction_rows(res)}
+    after = rows["pool pages / ideal after compacting: xvmalloc, zsmalloc as ref"]
+    assert after.ratio == pytest.approx(1.04) and after.ref == "1.100"
+    assert after.meets() != "" and after.target == "<= 1.15"
+    before = rows["pool pages / ideal before compacting: xvmalloc, zsmalloc as ref"]
+    assert before.ratio == pytest.approx(2.0)
+    # the thin runs do not replace the matrix's own runs (they are slower here)
+    xv = report.find_run(res, "xvmalloc", "corpus-lzo-rle", 16384, False, 2)
+    assert xv is not None and "thin" not in xv
+    assert after in report.headline(res)
