@@ -1,8 +1,8 @@
 """Parsers of the guest's stat files, one per file, shared by tests and bench.
 
 The device files follow zram's layout (Documentation/admin-guide/blockdev/
-zram.rst): one line of integers.  ramzswap's mm_stat has zram's first eight
-fields; zram in 6.1 adds a ninth (huge_pages_since), kept when present.  A
+zram.rst): one line of integers.  mm_stat has eight fields, and a ninth
+(huge_pages_since) in zram since 5.15 and in ramzswap; it is kept when present.  A
 line with fewer fields, or one that is not all integers, raises StatError.
 
     parse_mm_stat(text), parse_io_stat(text), parse_xv_stat(text),

@@ -7,7 +7,8 @@
  * holding one repeated word (zero included) take no memory at all.  The
  * interface follows zram's: a control class with hot_add and hot_remove,
  * and per-device sysfs attributes (disksize, comp_algorithm, mem_limit,
- * mem_used_max, reset, initstate, compact, mm_stat, io_stat) plus xv_stat,
+ * mem_used_max, reset, initstate, compact, max_comp_streams (accepted and
+ * ignored: streams are per CPU), mm_stat, io_stat) plus xv_stat,
  * the xvmalloc pool's own counters.  The pool is compacted on a write to
  * `compact` and by a shrinker under memory pressure (pages_compacted in
  * mm_stat counts what that gave back).
@@ -40,6 +41,7 @@
 #include <linux/bitops.h>
 #include <linux/blkdev.h>
 #include <linux/bvec.h>
+#include <linux/cpumask.h>
 #include <linux/ctype.h>
 #include <linux/device.h>
 #include <linux/highmem.h>
@@ -443,6 +445,7 @@ store:
 		if (comp_len == PAGE_SIZE) {
 			rzs_set_flag(rzs, index, RZS_HUGE);
 			atomic64_inc(&rzs->stats.huge_pages);
+			atomic64_inc(&rzs->stats.huge_pages_since);
 		}
 		atomic64_add(comp_len, &rzs->stats.compr_data_size);
 	}
@@ -1102,6 +1105,28 @@ static ssize_t mem_used_max_store(struct device *dev,
 	return len;
 }
 
+/*
+ * max_comp_streams: zram's old knob.  Streams are per CPU here (as in zram
+ * since 4.7), so a write of a positive number is accepted and changes
+ * nothing, and a read gives the number of online CPUs, as zram does.
+ */
+static ssize_t max_comp_streams_show(struct device *dev,
+				     struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", num_online_cpus());
+}
+
+static ssize_t max_comp_streams_store(struct device *dev,
+				      struct device_attribute *attr,
+				      const char *buf, size_t len)
+{
+	int streams;
+
+	if (rzs_has_nul(buf, len) || kstrtoint(buf, 10, &streams) || streams <= 0)
+		return -EINVAL;
+	return len;
+}
+
 static ssize_t comp_algorithm_show(struct device *dev,
 				   struct device_attribute *attr, char *buf)
 {
@@ -1153,7 +1178,7 @@ static ssize_t mm_stat_show(struct device *dev, struct device_attribute *attr,
 	if (rzs_init_done(rzs))
 		xv_get_stats(rzs->pool, &xs);
 	ret = sysfs_emit(buf,
-			 "%8llu %8llu %8llu %8llu %8llu %8llu %8llu %8llu\n",
+			 "%8llu %8llu %8llu %8llu %8llu %8llu %8llu %8llu %8llu\n",
 			 (u64)atomic64_read(&st->pages_stored) << PAGE_SHIFT,
 			 (u64)atomic64_read(&st->compr_data_size),
 			 xs.bytes_in_pool,
@@ -1161,7 +1186,8 @@ static ssize_t mm_stat_show(struct device *dev, struct device_attribute *attr,
 			 (u64)atomic64_read(&st->max_used_pages) << PAGE_SHIFT,
 			 (u64)atomic64_read(&st->same_pages),
 			 xs.pages_compacted,
-			 (u64)atomic64_read(&st->huge_pages));
+			 (u64)atomic64_read(&st->huge_pages),
+			 (u64)atomic64_read(&st->huge_pages_since));
 	up_read(&rzs->init_lock);
 	return ret;
 }
@@ -1218,6 +1244,7 @@ static DEVICE_ATTR_WO(compact);
 static DEVICE_ATTR_RW(mem_limit);
 static DEVICE_ATTR_RW(mem_used_max);
 static DEVICE_ATTR_RW(comp_algorithm);
+static DEVICE_ATTR_RW(max_comp_streams);
 static DEVICE_ATTR_RO(mm_stat);
 static DEVICE_ATTR_RO(io_stat);
 static DEVICE_ATTR_RO(xv_stat);
@@ -1231,6 +1258,7 @@ static struct attribute *rzs_disk_attrs[] = {
 	&dev_attr_mem_limit.attr,
 	&dev_attr_mem_used_max.attr,
 	&dev_attr_comp_algorithm.attr,
+	&dev_attr_max_comp_streams.attr,
 	&dev_attr_mm_stat.attr,
 	&dev_attr_io_stat.attr,
 	&dev_attr_xv_stat.attr,

@@ -73,6 +73,8 @@ struct rzs_table_entry {
  * @pages_stored: pages holding data (same-filled included)
  * @same_pages: same-filled pages (no allocation)
  * @huge_pages: pages stored uncompressed
+ * @huge_pages_since: pages stored uncompressed since initialisation, freed
+ *		      or not (zram's huge_pages_since)
  * @num_reads: page reads, failed or not
  * @num_writes: page writes, failed or not
  * @failed_reads: reads that failed
@@ -88,6 +90,7 @@ struct rzs_stats {
 	atomic64_t pages_stored;
 	atomic64_t same_pages;
 	atomic64_t huge_pages;
+	atomic64_t huge_pages_since;
 	atomic64_t num_reads;
 	atomic64_t num_writes;
 	atomic64_t failed_reads;

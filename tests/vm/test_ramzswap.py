@@ -61,6 +61,12 @@ def test_load_defaults_and_queue_limits(rzs: Rzs, guest: Any) -> None:
     assert q["rotational"] == "0", q
     assert q["discard_granularity"] == str(PAGE), q
     assert int(q["discard_max_bytes"]) > 0 and int(q["write_zeroes_max_bytes"]) > 0, q
+    # zram's old knob: old scripts write it; streams are per CPU, so it reads
+    # the online CPUs and a write changes nothing
+    cpus = guest.run("nproc").stdout.strip()
+    assert rzs.read(0, "max_comp_streams") == cpus
+    assert rzs.write(0, "max_comp_streams", "8").status == 0
+    assert rzs.read(0, "max_comp_streams") == cpus
     rzs.init(0, "16M")
     assert rzs.read(0, "initstate") == "1"
     assert guest.run("blockdev --getsize64 /dev/ramzswap0").stdout.strip() == str(16 * MiB)
@@ -250,6 +256,10 @@ def test_incompressible_pages_cost_one_page_each(rzs: Rzs, guest: Any) -> None:
         guest.run("pkill -KILL -x hog; swapoff /dev/ramzswap0", timeout=600, check=False)
     io = rzs.io_stat(0)
     assert io["failed_reads"] == io["failed_writes"] == io["invalid_io"] == 0, io
+    # huge_pages_since (zram's 9th field) counts raw pages ever stored: the
+    # hogs' pages are freed, the count stays
+    after = rzs.mm_stat(0)
+    assert after["huge_pages"] < mm["huge_pages"] <= after["huge_pages_since"], (mm, after)
     rzs.reset(0)
     _zero_stats(rzs, 0)
 
@@ -797,6 +807,8 @@ BAD_UNINIT = [
     ("disksize", "4096G", "EINVAL"),
     ("compact", "1", "EINVAL"),              # not initialised, as zram
     ("compact", "abc", "EINVAL"),
+    ("max_comp_streams", "-1", "EINVAL"),
+    ("max_comp_streams", "", "EINVAL"),
     ("comp_algorithm", "nosuchalg", "EINVAL"),
     ("comp_algorithm", "", "EINVAL"),
     ("comp_algorithm", "LZO", "EINVAL"),
@@ -888,7 +900,8 @@ def test_bad_input_rejected_state_unchanged(rzs: Rzs, guest: Any) -> None:
         ("comp_algorithm", "lz4", "EBUSY"), ("comp_algorithm", "nosuch", "EINVAL"),
         ("mem_limit", "-5", "EINVAL"), ("mem_used_max", "7", "EINVAL"),
         ("reset", "-1", "EINVAL"), ("compact", "0", "EINVAL"), ("compact", "-1", "EINVAL"),
-        ("compact", "now", "EINVAL")], before)
+        ("compact", "now", "EINVAL"), ("max_comp_streams", "0", "EINVAL"),
+        ("max_comp_streams", "two", "EINVAL")], before)
     assert not failures, "\n".join(failures)
 
     ctl = "/sys/class/ramzswap-control/hot_remove"

@@ -182,6 +182,7 @@ class Rzs:
         assert xv["bytes_in_pool"] == xv["pages_total"] * PAGE, xv
         assert mm["compr_data_size"] <= mm["mem_used_total"], mm
         assert mm["huge_pages"] * PAGE <= mm["compr_data_size"], mm
+        assert mm["huge_pages_since"] >= mm["huge_pages"], mm
         assert mm["mem_used_max"] >= mm["mem_used_total"], mm
         return mm, xv
 
