@@ -201,7 +201,7 @@ void xv_pool_fail_nth(struct xv_pool *pool, unsigned int nth);
  * header is read) to count free-list operations; in the kernel they vanish.
  */
 #ifndef xv_trace_listop
-#define xv_trace_listop(pool)	do { } while (0)
+#define xv_trace_listop(pool)	((void)(pool))
 #endif
 
 #endif /* _XVMALLOC_INT_H_ */
