@@ -779,6 +779,17 @@ static bool rzs_has_nul(const char *buf, size_t len)
 	return strnlen(buf, len) != len;
 }
 
+/*
+ * A trigger attribute's write (reset, compact, max_comp_streams): a
+ * positive decimal number, one trailing newline allowed.
+ */
+static bool rzs_is_trigger(const char *buf, size_t len)
+{
+	int v;
+
+	return !rzs_has_nul(buf, len) && !kstrtoint(buf, 10, &v) && v > 0;
+}
+
 /* Pages needed for @bytes, without the overflow of DIV_ROUND_UP_ULL(). */
 static u64 rzs_bytes_to_pages(u64 bytes)
 {
@@ -918,11 +929,9 @@ static ssize_t compact_store(struct device *dev, struct device_attribute *attr,
 			     const char *buf, size_t len)
 {
 	struct ramzswap *rzs = dev_to_rzs(dev);
-	int do_compact;
 
-	/* as reset: a positive number; zram's scripts write 1 */
-	if (rzs_has_nul(buf, len) || kstrtoint(buf, 10, &do_compact) ||
-	    do_compact <= 0)
+	/* as reset: zram's scripts write 1 */
+	if (!rzs_is_trigger(buf, len))
 		return -EINVAL;
 	down_read(&rzs->init_lock);
 	if (!rzs_init_done(rzs)) {
@@ -1026,10 +1035,8 @@ static ssize_t reset_store(struct device *dev, struct device_attribute *attr,
 {
 	struct ramzswap *rzs = dev_to_rzs(dev);
 	struct gendisk *disk = rzs->disk;
-	int do_reset;
 
-	if (rzs_has_nul(buf, len) || kstrtoint(buf, 10, &do_reset) ||
-	    do_reset <= 0)
+	if (!rzs_is_trigger(buf, len))
 		return -EINVAL;
 
 	mutex_lock(&disk->open_mutex);
@@ -1120,11 +1127,7 @@ static ssize_t max_comp_streams_store(struct device *dev,
 				      struct device_attribute *attr,
 				      const char *buf, size_t len)
 {
-	int streams;
-
-	if (rzs_has_nul(buf, len) || kstrtoint(buf, 10, &streams) || streams <= 0)
-		return -EINVAL;
-	return len;
+	return rzs_is_trigger(buf, len) ? len : -EINVAL;
 }
 
 static ssize_t comp_algorithm_show(struct device *dev,

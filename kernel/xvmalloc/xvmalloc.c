@@ -1398,13 +1398,17 @@ static void xv_compact_release(struct xv_pool *pool, const u32 *ids, unsigned in
 	}
 	if (!untry)
 		return;
-	spin_lock_irqsave(&pool->lock, irqflags);
-	for (id = 1; id < pool->next_id; id++) {
-		area = xv_area_of(pool, id);
-		if (!xv_slot_free(area))
-			area->flags &= ~XV_AREA_TRIED;
+	/* in chunks, as xv_compact_select() scans: interrupts stay off briefly */
+	for (id = 1; id < READ_ONCE(pool->next_id); ) {
+		spin_lock_irqsave(&pool->lock, irqflags);
+		for (i = 0; i < XV_COMPACT_SCAN && id < pool->next_id; i++, id++) {
+			area = xv_area_of(pool, id);
+			if (!xv_slot_free(area))
+				area->flags &= ~XV_AREA_TRIED;
+		}
+		spin_unlock_irqrestore(&pool->lock, irqflags);
+		cond_resched();
 	}
-	spin_unlock_irqrestore(&pool->lock, irqflags);
 }
 
 /**
