@@ -16,6 +16,12 @@
  * CPU comes up and frees it once the CPU is dead.  A task that looked up
  * the stream of a CPU that went away meanwhile finds it torn down (tfm
  * NULL) once it has the mutex, and tries again on the CPU it runs on now.
+ *
+ * Levels (algorithm_params): the crypto API compresses at each algorithm's
+ * one default level.  With a level set, zstd, lz4hc and lz4 compress
+ * through their libraries instead (lz4's level is its acceleration), into
+ * the same formats, so decompression always stays with the crypto API and
+ * a page reads back whatever level wrote it.
  */
 
 #define pr_fmt(fmt) "ramzswap: " fmt
@@ -24,11 +30,14 @@
 #include <linux/crypto.h>
 #include <linux/gfp.h>
 #include <linux/kernel.h>
+#include <linux/lz4.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/vmalloc.h>
+#include <linux/zstd.h>
 
 #include "comp.h"
 
@@ -97,40 +106,167 @@ ssize_t rzs_comp_available_show(const char *cur, char *buf)
 	return sz;
 }
 
-/* Free @strm's transform and buffer; its mutex held (or not yet shared). */
+/* The libraries that compress at a level; each only if the kernel has it. */
+enum rzs_lib {
+	RZS_LIB_NONE,
+	RZS_LIB_ZSTD,
+	RZS_LIB_LZ4HC,
+	RZS_LIB_LZ4,
+};
+
+static enum rzs_lib rzs_lib_of(const char *name)
+{
+	if (IS_REACHABLE(CONFIG_ZSTD_COMPRESS) && !strcmp(name, "zstd"))
+		return RZS_LIB_ZSTD;
+	if (IS_REACHABLE(CONFIG_LZ4HC_COMPRESS) && !strcmp(name, "lz4hc"))
+		return RZS_LIB_LZ4HC;
+	if (IS_REACHABLE(CONFIG_LZ4_COMPRESS) && !strcmp(name, "lz4"))
+		return RZS_LIB_LZ4;
+	return RZS_LIB_NONE;
+}
+
+/**
+ * rzs_comp_check_level() - can @name compress at @level?
+ * @name: algorithm name
+ * @level: compression level; RZS_NO_LEVEL is always fine
+ *
+ * Return: 0; -EOPNOTSUPP if @name takes no level (or this kernel lacks the
+ * library that would apply it); -EINVAL if @level is out of its range
+ * (zstd: its min..max level, lz4hc: 1..16, lz4: acceleration 1 or more).
+ */
+int rzs_comp_check_level(const char *name, int level)
+{
+	if (level == RZS_NO_LEVEL)
+		return 0;
+	switch (rzs_lib_of(name)) {
+	case RZS_LIB_ZSTD:
+#if IS_REACHABLE(CONFIG_ZSTD_COMPRESS)
+		return level && level >= zstd_min_clevel() &&
+		       level <= zstd_max_clevel() ? 0 : -EINVAL;
+#else
+		return -EOPNOTSUPP;
+#endif
+	case RZS_LIB_LZ4HC:
+		return level >= 1 && level <= LZ4HC_MAX_CLEVEL ? 0 : -EINVAL;
+	case RZS_LIB_LZ4:
+		return level >= 1 ? 0 : -EINVAL;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+/* Set up @comp's library workspace in @strm (none without a level). */
+static int rzs_strm_lib_init(struct rzs_comp *comp, struct rzs_strm *strm)
+{
+	size_t size;
+
+	switch (comp->lib) {
+#if IS_REACHABLE(CONFIG_ZSTD_COMPRESS)
+	case RZS_LIB_ZSTD: {
+		zstd_parameters params = zstd_get_params(comp->level, PAGE_SIZE);
+
+		size = zstd_cctx_workspace_bound(&params.cParams);
+		strm->wksp = vzalloc(size);
+		if (!strm->wksp)
+			return -ENOMEM;
+		strm->ctx = zstd_init_cctx(strm->wksp, size);
+		return strm->ctx ? 0 : -EINVAL;
+	}
+#endif
+	case RZS_LIB_LZ4HC:
+		size = LZ4HC_MEM_COMPRESS;
+		break;
+	case RZS_LIB_LZ4:
+		size = LZ4_MEM_COMPRESS;
+		break;
+	default:
+		return 0;
+	}
+	strm->wksp = vzalloc(size);
+	return strm->wksp ? 0 : -ENOMEM;
+}
+
+/* Compress with the library at @comp's level; 0 or -errno as crypto does. */
+static int rzs_lib_compress(struct rzs_comp *comp, struct rzs_strm *strm,
+			    const void *src, unsigned int *dst_len)
+{
+	int len = 0;
+
+	switch (comp->lib) {
+#if IS_REACHABLE(CONFIG_ZSTD_COMPRESS)
+	case RZS_LIB_ZSTD: {
+		zstd_parameters params = zstd_get_params(comp->level, PAGE_SIZE);
+		size_t ret;
+
+		ret = zstd_compress_cctx(strm->ctx, strm->buffer, *dst_len, src,
+					 PAGE_SIZE, &params);
+		if (zstd_is_error(ret))
+			return -EINVAL;
+		*dst_len = ret;
+		return 0;
+	}
+#endif
+#if IS_REACHABLE(CONFIG_LZ4HC_COMPRESS)
+	case RZS_LIB_LZ4HC:
+		len = LZ4_compress_HC(src, strm->buffer, PAGE_SIZE, *dst_len,
+				      comp->level, strm->wksp);
+		break;
+#endif
+#if IS_REACHABLE(CONFIG_LZ4_COMPRESS)
+	case RZS_LIB_LZ4:
+		len = LZ4_compress_fast(src, strm->buffer, PAGE_SIZE, *dst_len,
+					comp->level, strm->wksp);
+		break;
+#endif
+	default:
+		break;
+	}
+	if (len <= 0)
+		return -EINVAL;
+	*dst_len = len;
+	return 0;
+}
+
+/* Free @strm's transform and buffers; its mutex held (or not yet shared). */
 static void rzs_strm_free(struct rzs_strm *strm)
 {
 	if (strm->tfm)
 		crypto_free_comp(strm->tfm);
 	if (strm->buffer)
 		free_pages((unsigned long)strm->buffer, 1);
+	vfree(strm->wksp);
 	strm->tfm = NULL;
 	strm->buffer = NULL;
+	strm->wksp = NULL;
+	strm->ctx = NULL;
 }
 
 static int rzs_comp_cpu_up(unsigned int cpu, struct hlist_node *node)
 {
 	struct rzs_comp *comp = hlist_entry(node, struct rzs_comp, node);
 	struct rzs_strm *strm = per_cpu_ptr(comp->strms, cpu);
-	struct crypto_comp *tfm;
-	void *buffer;
+	struct rzs_strm new = { };
+	int ret;
 
-	tfm = crypto_alloc_comp(comp->name, 0, 0);
-	if (IS_ERR(tfm)) {
+	new.tfm = crypto_alloc_comp(comp->name, 0, 0);
+	if (IS_ERR(new.tfm)) {
 		pr_err("cannot set up a %s stream for CPU %u: %ld\n",
-		       comp->name, cpu, PTR_ERR(tfm));
-		return PTR_ERR(tfm);
+		       comp->name, cpu, PTR_ERR(new.tfm));
+		return PTR_ERR(new.tfm);
 	}
 	/* Two pages: compressed output may be larger than its input. */
-	buffer = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, 1);
-	if (!buffer) {
-		crypto_free_comp(tfm);
-		return -ENOMEM;
+	new.buffer = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, 1);
+	ret = new.buffer ? rzs_strm_lib_init(comp, &new) : -ENOMEM;
+	if (ret) {
+		rzs_strm_free(&new);
+		return ret;
 	}
 
 	mutex_lock(&strm->lock);
-	strm->tfm = tfm;
-	strm->buffer = buffer;
+	strm->tfm = new.tfm;
+	strm->buffer = new.buffer;
+	strm->wksp = new.wksp;
+	strm->ctx = new.ctx;
 	mutex_unlock(&strm->lock);
 	return 0;
 }
@@ -180,23 +316,30 @@ void rzs_comp_exit(void)
 /**
  * rzs_comp_create() - set up one compression stream per CPU
  * @name: crypto algorithm name (must be rzs_comp_available())
+ * @level: compression level, checked with rzs_comp_check_level(); or
+ *	   RZS_NO_LEVEL
  *
  * May sleep.
  *
  * Return: the streams or an ERR_PTR().
  */
-struct rzs_comp *rzs_comp_create(const char *name)
+struct rzs_comp *rzs_comp_create(const char *name, int level)
 {
 	struct rzs_comp *comp;
 	int cpu, err;
 
 	if (strlen(name) >= RZS_COMP_NAME_LEN)
 		return ERR_PTR(-EINVAL);
+	err = rzs_comp_check_level(name, level);
+	if (err)
+		return ERR_PTR(err);
 
 	comp = kzalloc(sizeof(*comp), GFP_KERNEL);
 	if (!comp)
 		return ERR_PTR(-ENOMEM);
 	strscpy(comp->name, name, sizeof(comp->name));
+	comp->level = level;
+	comp->lib = level == RZS_NO_LEVEL ? RZS_LIB_NONE : rzs_lib_of(name);
 
 	comp->strms = alloc_percpu(struct rzs_strm);
 	if (!comp->strms) {
@@ -267,15 +410,19 @@ void rzs_strm_put(struct rzs_strm *strm)
 
 /**
  * rzs_compress() - compress one page into the stream's buffer
+ * @comp: the streams @strm belongs to
  * @strm: a stream owned by the caller
  * @src: PAGE_SIZE bytes of input
  * @dst_len: set to the compressed length
  *
- * Return: 0 or a negative errno from the crypto API.
+ * Return: 0 or a negative errno from the crypto API or the library.
  */
-int rzs_compress(struct rzs_strm *strm, const void *src, unsigned int *dst_len)
+int rzs_compress(struct rzs_comp *comp, struct rzs_strm *strm, const void *src,
+		 unsigned int *dst_len)
 {
 	*dst_len = 2 * PAGE_SIZE;
+	if (comp->lib != RZS_LIB_NONE)
+		return rzs_lib_compress(comp, strm, src, dst_len);
 	return crypto_comp_compress(strm->tfm, src, PAGE_SIZE, strm->buffer,
 				    dst_len);
 }

@@ -13,6 +13,16 @@
  * `compact` and by a shrinker under memory pressure (pages_compacted in
  * mm_stat counts what that gave back).
  *
+ * For devices that live for weeks, zram's optional features, with its
+ * names and formats: `idle` marks pages idle (all, or by age: each page
+ * keeps its last access time in seconds, 4 bytes per page); `backing_dev`,
+ * `writeback`, `writeback_limit(_enable)` and bd_stat move idle, huge or
+ * chosen pages to a block device (backing.c) and read them from there;
+ * `recomp_algorithm` and `recompress` store pages again with up to three
+ * secondary algorithms, and each page remembers which one it needs;
+ * `algorithm_params` sets an algorithm's level (comp.c); debugfs
+ * ramzswap/<dev>/block_state lists every stored page's state.
+ *
  * Locking:
  *  - init_lock (rwsem) serialises configuration and reset; it is not taken
  *    in the I/O path: a device is only reset while nobody has it open.
@@ -29,8 +39,13 @@
  *  - compact_lock: one compaction per device; the shrinker only tries it,
  *    and only tries init_lock, so reclaim never waits on reset or on
  *    another compaction.
- * Order: init_lock, compact_lock, then RZS_RMW, then stream, then entry
- * lock.  Nothing sleeps under an entry lock or while an object or a page
+ *  - pp_lock: one writeback or recompression run per device.  Such a run
+ *    claims a page with the entry's RZS_PP flag, works on it without the
+ *    entry lock (reads, compresses, writes to the backing device), and
+ *    stores its result only if RZS_PP is still set: any store or free in
+ *    between clears it (rzs_free_slot()).
+ * Order: init_lock, compact_lock or pp_lock, then RZS_RMW, then stream,
+ * then entry lock.  Nothing sleeps under an entry lock or while an object or a page
  * is mapped.
  */
 
@@ -43,6 +58,7 @@
 #include <linux/bvec.h>
 #include <linux/cpumask.h>
 #include <linux/ctype.h>
+#include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/highmem.h>
 #include <linux/idr.h>
@@ -55,6 +71,8 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <linux/wait_bit.h>
 
@@ -154,6 +172,48 @@ static void rzs_set_obj_size(struct ramzswap *rzs, unsigned long index,
 	rzs->table[index].flags = flags | size;
 }
 
+/* The priority (algorithm) of an entry with these flags. */
+static u32 rzs_flags_prio(unsigned long flags)
+{
+	return (flags >> RZS_PRIO) & (RZS_MAX_COMPS - 1);
+}
+
+static u32 rzs_get_prio(struct ramzswap *rzs, unsigned long index)
+{
+	return rzs_flags_prio(rzs->table[index].flags);
+}
+
+static void rzs_set_prio(struct ramzswap *rzs, unsigned long index, u32 prio)
+{
+	unsigned long flags = rzs->table[index].flags;
+
+	flags &= ~((unsigned long)(RZS_MAX_COMPS - 1) << RZS_PRIO);
+	rzs->table[index].flags = flags | (unsigned long)prio << RZS_PRIO;
+}
+
+/* Does entry @index hold data (in the pool, same-filled or written back)? */
+static bool rzs_slot_stored(struct ramzswap *rzs, unsigned long index)
+{
+	return rzs->table[index].flags &
+	       (BIT(RZS_ALLOCATED) | BIT(RZS_SAME) | BIT(RZS_WB));
+}
+
+/* Boot time in seconds, as kept per page for `idle` and block_state. */
+static u32 rzs_now(void)
+{
+	struct timespec64 ts;
+
+	ktime_get_coarse_boottime_ts64(&ts);
+	return ts.tv_sec;
+}
+
+/* Entry @index was read or written: not idle, accessed now.  Entry lock held. */
+static void rzs_accessed(struct ramzswap *rzs, unsigned long index)
+{
+	rzs_clear_flag(rzs, index, RZS_IDLE);
+	rzs->ac_time[index] = rzs_now();
+}
+
 static inline bool rzs_init_done(struct ramzswap *rzs)
 {
 	return rzs->disksize != 0;
@@ -164,12 +224,25 @@ static inline struct ramzswap *dev_to_rzs(struct device *dev)
 	return dev_to_disk(dev)->private_data;
 }
 
-/* Free whatever entry @index holds.  Entry lock held; does not sleep. */
+/*
+ * Free whatever entry @index holds.  Entry lock held; does not sleep.  It
+ * also clears RZS_PP: a writeback or recompression working on the entry
+ * finds it gone when it comes back, and drops what it made.
+ */
 static void rzs_free_slot(struct ramzswap *rzs, unsigned long index)
 {
 	struct rzs_table_entry *entry = &rzs->table[index];
 
-	if (rzs_test_flag(rzs, index, RZS_SAME)) {
+	rzs_clear_flag(rzs, index, RZS_IDLE);
+	rzs_clear_flag(rzs, index, RZS_PP);
+	rzs_clear_flag(rzs, index, RZS_INCOMPRESSIBLE);
+	rzs_set_prio(rzs, index, RZS_PRIMARY_COMP);
+	if (rzs_test_flag(rzs, index, RZS_WB)) {
+		rzs_backing_free(&rzs->backing, entry->handle);
+		rzs_clear_flag(rzs, index, RZS_WB);
+		atomic64_dec(&rzs->stats.bd_count);
+		atomic64_dec(&rzs->stats.pages_stored);
+	} else if (rzs_test_flag(rzs, index, RZS_SAME)) {
 		rzs_clear_flag(rzs, index, RZS_SAME);
 		atomic64_dec(&rzs->stats.same_pages);
 		atomic64_dec(&rzs->stats.pages_stored);
@@ -278,27 +351,61 @@ static bool rzs_flags_need_strm(unsigned long flags)
 	       BIT(RZS_ALLOCATED);
 }
 
+/* Read entry @index, written back, from the backing device.  May sleep. */
+static int rzs_read_backing(struct ramzswap *rzs, unsigned long index,
+			    unsigned long blk, struct page *page)
+{
+	int ret;
+
+	atomic64_inc(&rzs->stats.bd_reads);
+	ret = rzs_backing_read(&rzs->backing, blk, page);
+	if (ret)
+		pr_err_ratelimited("%s: reading page %lu from the backing device failed: %d\n",
+				   rzs->disk->disk_name, index, ret);
+	return ret;
+}
+
 /*
- * Fill @page with the content of entry @index.  Never-written and freed
- * entries read as zeros.  Only a compressed entry takes a stream; a stream
- * (a mutex) cannot be taken under the entry lock, so it is taken on what
- * the entry looked like before, and the read starts over if the entry was
- * rewritten meanwhile into one that needs a stream.
+ * Fill @page with the content of entry @index; @touch: this is an access
+ * (clears the idle mark, sets the access time), not writeback or
+ * recompression reading it.  Never-written and freed entries read as
+ * zeros.  Only a compressed entry takes a stream, of the algorithm that
+ * compressed it; a stream (a mutex) cannot be taken under the entry lock,
+ * so it is taken on what the entry looked like before, and the read starts
+ * over if the entry was rewritten meanwhile into one that needs another.
+ *
+ * A written-back entry is read from the backing device after the entry
+ * lock is dropped; its block is only reused once the entry is freed or
+ * rewritten, which swap and filesystems do not do to a block they read.
  */
 static int rzs_read_slot(struct ramzswap *rzs, unsigned long index,
-			 struct page *page)
+			 struct page *page, bool touch)
 {
 	struct rzs_strm *strm = NULL;
-	unsigned long handle;
+	unsigned long handle, flags;
+	u32 prio = RZS_PRIMARY_COMP;
 	unsigned int size;
 	void *dst, *src;
 	int ret = 0;
 
-	if (rzs_flags_need_strm(READ_ONCE(rzs->table[index].flags)))
-		strm = rzs_strm_get(rzs->comp);
+	flags = READ_ONCE(rzs->table[index].flags);
+	if (rzs_flags_need_strm(flags)) {
+		prio = rzs_flags_prio(flags);
+		strm = rzs_strm_get(rzs->comp[prio]);
+	}
 again:
 	dst = kmap_local_page(page);
 	rzs_slot_lock(rzs, index);
+	if (touch)
+		rzs_accessed(rzs, index);
+	if (rzs_test_flag(rzs, index, RZS_WB)) {
+		handle = rzs->table[index].handle;
+		rzs_slot_unlock(rzs, index);
+		kunmap_local(dst);
+		if (strm)
+			rzs_strm_put(strm);
+		return rzs_read_backing(rzs, index, handle, page);
+	}
 	if (!rzs_test_flag(rzs, index, RZS_ALLOCATED)) {
 		unsigned long element = 0;
 
@@ -309,10 +416,15 @@ again:
 		kunmap_local(dst);
 		goto out;
 	}
-	if (unlikely(!strm && rzs_flags_need_strm(rzs->table[index].flags))) {
+	flags = rzs->table[index].flags;
+	if (unlikely(rzs_flags_need_strm(flags) &&
+		     (!strm || prio != rzs_flags_prio(flags)))) {
 		rzs_slot_unlock(rzs, index);
 		kunmap_local(dst);
-		strm = rzs_strm_get(rzs->comp);
+		if (strm)
+			rzs_strm_put(strm);
+		prio = rzs_flags_prio(flags);
+		strm = rzs_strm_get(rzs->comp[prio]);
 		goto again;
 	}
 
@@ -365,9 +477,9 @@ static int rzs_write_page(struct ramzswap *rzs, unsigned long index,
 		goto store;
 
 compress:
-	strm = rzs_strm_get(rzs->comp);
+	strm = rzs_strm_get(rzs->comp[RZS_PRIMARY_COMP]);
 	src = kmap_local_page(page);
-	ret = rzs_compress(strm, src, &comp_len);
+	ret = rzs_compress(rzs->comp[RZS_PRIMARY_COMP], strm, src, &comp_len);
 	kunmap_local(src);
 	if (unlikely(ret)) {
 		rzs_strm_put(strm);
@@ -450,6 +562,7 @@ store:
 		atomic64_add(comp_len, &rzs->stats.compr_data_size);
 	}
 	atomic64_inc(&rzs->stats.pages_stored);
+	rzs_accessed(rzs, index);
 	rzs_slot_unlock(rzs, index);
 	return 0;
 
@@ -468,7 +581,7 @@ static int rzs_bvec_read(struct ramzswap *rzs, struct bio_vec *bv,
 	int ret;
 
 	if (bv->bv_len == PAGE_SIZE) {
-		ret = rzs_read_slot(rzs, index, bv->bv_page);
+		ret = rzs_read_slot(rzs, index, bv->bv_page, true);
 		flush_dcache_page(bv->bv_page);
 		return ret;
 	}
@@ -476,7 +589,7 @@ static int rzs_bvec_read(struct ramzswap *rzs, struct bio_vec *bv,
 	page = alloc_page(GFP_NOIO);
 	if (!page)
 		return -ENOMEM;
-	ret = rzs_read_slot(rzs, index, page);
+	ret = rzs_read_slot(rzs, index, page, true);
 	if (!ret)
 		memcpy_to_bvec(bv, page_address(page) + offset);
 	__free_page(page);
@@ -502,7 +615,7 @@ static int rzs_bvec_write(struct ramzswap *rzs, struct bio_vec *bv,
 	if (!page)
 		return -ENOMEM;
 	rzs_rmw_begin(rzs, index);
-	ret = rzs_read_slot(rzs, index, page);
+	ret = rzs_read_slot(rzs, index, page, true);
 	if (!ret) {
 		void *buf = page_address(page);
 
@@ -691,7 +804,7 @@ static int rzs_rw_page(struct block_device *bdev, sector_t sector,
 		ret = rzs_write_page(rzs, index, page, false);
 	} else {
 		atomic64_inc(&rzs->stats.num_reads);
-		ret = rzs_read_slot(rzs, index, page);
+		ret = rzs_read_slot(rzs, index, page, true);
 		flush_dcache_page(page);
 	}
 	bdev_end_io_acct(bdev->bd_disk->part0, op, start_time);
@@ -728,6 +841,62 @@ static const struct block_device_operations rzs_devops = {
 
 /* ---- setup and reset ---------------------------------------------------- */
 
+static void rzs_comps_destroy(struct ramzswap *rzs)
+{
+	int prio;
+
+	for (prio = 0; prio < RZS_MAX_COMPS; prio++) {
+		if (rzs->comp[prio])
+			rzs_comp_destroy(rzs->comp[prio]);
+		rzs->comp[prio] = NULL;
+	}
+}
+
+/* Streams for every configured algorithm, each at its level. */
+static int rzs_comps_create(struct ramzswap *rzs)
+{
+	int prio;
+
+	for (prio = 0; prio < RZS_MAX_COMPS; prio++) {
+		struct rzs_comp *comp;
+
+		if (!rzs->comp_name[prio][0])
+			continue;
+		comp = rzs_comp_create(rzs->comp_name[prio],
+				       rzs->comp_level[prio]);
+		if (IS_ERR(comp)) {
+			pr_err("%s: cannot initialise %s streams: %ld\n",
+			       rzs->disk->disk_name, rzs->comp_name[prio],
+			       PTR_ERR(comp));
+			rzs_comps_destroy(rzs);
+			return PTR_ERR(comp);
+		}
+		rzs->comp[prio] = comp;
+	}
+	return 0;
+}
+
+/* Back to no secondary algorithm, no parameters (as zram resets them). */
+static void rzs_comp_config_reset(struct ramzswap *rzs)
+{
+	int prio;
+
+	for (prio = 0; prio < RZS_MAX_COMPS; prio++) {
+		if (prio != RZS_PRIMARY_COMP)
+			rzs->comp_name[prio][0] = '\0';
+		rzs->comp_level[prio] = RZS_NO_LEVEL;
+	}
+}
+
+/* Use @name (available) at priority @prio from the next initialisation. */
+static void rzs_comp_set(struct ramzswap *rzs, int prio, const char *name)
+{
+	/* a level belongs to its algorithm: a new one starts at its default */
+	if (strcmp(rzs->comp_name[prio], name))
+		rzs->comp_level[prio] = RZS_NO_LEVEL;
+	strscpy(rzs->comp_name[prio], name, sizeof(rzs->comp_name[prio]));
+}
+
 /* Free everything a device holds.  init_lock held for write. */
 static void rzs_meta_free(struct ramzswap *rzs)
 {
@@ -747,14 +916,13 @@ static void rzs_meta_free(struct ramzswap *rzs)
 		vfree(rzs->table);
 		rzs->table = NULL;
 	}
+	vfree(rzs->ac_time);
+	rzs->ac_time = NULL;
 	if (rzs->pool) {
 		xv_destroy_pool(rzs->pool);
 		rzs->pool = NULL;
 	}
-	if (rzs->comp) {
-		rzs_comp_destroy(rzs->comp);
-		rzs->comp = NULL;
-	}
+	rzs_comps_destroy(rzs);
 }
 
 static void rzs_reset_device(struct ramzswap *rzs)
@@ -766,6 +934,13 @@ static void rzs_reset_device(struct ramzswap *rzs)
 	rzs_meta_free(rzs);
 	rzs->disksize = 0;
 	memset(&rzs->stats, 0, sizeof(rzs->stats));
+	/* zram's reset drops these too: set them again before the next use */
+	rzs_backing_close(&rzs->backing);
+	rzs_comp_config_reset(rzs);
+	spin_lock(&rzs->wb_limit_lock);
+	rzs->wb_limit_enable = false;
+	rzs->wb_limit = 0;
+	spin_unlock(&rzs->wb_limit_lock);
 	up_write(&rzs->init_lock);
 }
 
@@ -950,9 +1125,9 @@ static ssize_t disksize_store(struct device *dev, struct device_attribute *attr,
 {
 	struct ramzswap *rzs = dev_to_rzs(dev);
 	struct rzs_table_entry *table;
-	struct rzs_comp *comp;
 	struct xv_pool *pool;
 	u64 disksize, nr_pages;
+	u32 *ac_time;
 	int err;
 
 	err = rzs_parse_size(buf, len, &disksize);
@@ -978,23 +1153,26 @@ static ssize_t disksize_store(struct device *dev, struct device_attribute *attr,
 		goto out_unlock;
 	}
 
-	pool = xv_create_pool(rzs->disk->disk_name);
-	if (IS_ERR_OR_NULL(pool)) {
-		err = pool ? PTR_ERR(pool) : -ENOMEM;
+	ac_time = __vmalloc(array_size(nr_pages, sizeof(*ac_time)),
+			    GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
+	if (!ac_time) {
+		err = -ENOMEM;
 		goto out_free_table;
 	}
 
-	comp = rzs_comp_create(rzs->compressor);
-	if (IS_ERR(comp)) {
-		pr_err("%s: cannot initialise %s streams\n",
-		       rzs->disk->disk_name, rzs->compressor);
-		err = PTR_ERR(comp);
-		goto out_destroy_pool;
+	pool = xv_create_pool(rzs->disk->disk_name);
+	if (IS_ERR_OR_NULL(pool)) {
+		err = pool ? PTR_ERR(pool) : -ENOMEM;
+		goto out_free_ac_time;
 	}
 
+	err = rzs_comps_create(rzs);
+	if (err)
+		goto out_destroy_pool;
+
 	rzs->table = table;
+	rzs->ac_time = ac_time;
 	rzs->pool = pool;
-	rzs->comp = comp;
 	rzs->disksize = disksize;
 	/* its scans only try init_lock, which is ours until we return */
 	rzs->shrinker = rzs_shrinker_new(rzs->disk->disk_name, rzs, rzs_shrink_count,
@@ -1011,6 +1189,8 @@ static ssize_t disksize_store(struct device *dev, struct device_attribute *attr,
 
 out_destroy_pool:
 	xv_destroy_pool(pool);
+out_free_ac_time:
+	vfree(ac_time);
 out_free_table:
 	vfree(table);
 out_unlock:
@@ -1137,7 +1317,7 @@ static ssize_t comp_algorithm_show(struct device *dev,
 	ssize_t sz;
 
 	down_read(&rzs->init_lock);
-	sz = rzs_comp_available_show(rzs->compressor, buf);
+	sz = rzs_comp_available_show(rzs->comp_name[RZS_PRIMARY_COMP], buf);
 	up_read(&rzs->init_lock);
 	return sz;
 }
@@ -1164,7 +1344,7 @@ static ssize_t comp_algorithm_store(struct device *dev,
 	if (rzs_init_done(rzs))
 		err = -EBUSY;
 	else
-		strscpy(rzs->compressor, name, sizeof(rzs->compressor));
+		rzs_comp_set(rzs, RZS_PRIMARY_COMP, name);
 	up_write(&rzs->init_lock);
 	return err ? err : len;
 }
@@ -1240,6 +1420,877 @@ static ssize_t debug_stat_show(struct device *dev,
 			  (u64)atomic64_read(&st->miss_free));
 }
 
+/* ---- zram's key=value attributes ---------------------------------------- */
+
+/*
+ * A copy of a "key=value ..." write for next_arg(), which cuts it up; NUL
+ * inside the write is malformed (see rzs_has_nul()).  kfree() the result.
+ */
+static char *rzs_args_dup(const char *buf, size_t len)
+{
+	if (rzs_has_nul(buf, len))
+		return ERR_PTR(-EINVAL);
+	return kstrndup(buf, len, GFP_KERNEL) ?: ERR_PTR(-ENOMEM);
+}
+
+/* The priority whose algorithm is @name, or -EINVAL.  init_lock held. */
+static int rzs_prio_of(struct ramzswap *rzs, const char *name, int first)
+{
+	int prio;
+
+	for (prio = first; prio < RZS_MAX_COMPS; prio++)
+		if (rzs->comp_name[prio][0] && !strcmp(rzs->comp_name[prio], name))
+			return prio;
+	return -EINVAL;
+}
+
+static ssize_t recomp_algorithm_show(struct device *dev,
+				     struct device_attribute *attr, char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	ssize_t sz = 0;
+	int prio;
+
+	down_read(&rzs->init_lock);
+	for (prio = RZS_PRIMARY_COMP + 1; prio < RZS_MAX_COMPS; prio++) {
+		if (!rzs->comp_name[prio][0])
+			continue;
+		sz += scnprintf(buf + sz, PAGE_SIZE - sz, "#%d: ", prio);
+		sz += rzs_comp_available_show(rzs->comp_name[prio], buf + sz);
+	}
+	up_read(&rzs->init_lock);
+	return sz;
+}
+
+/* "algo=NAME [priority=1..3]" (priority 1 by default), before disksize. */
+static ssize_t recomp_algorithm_store(struct device *dev,
+				      struct device_attribute *attr,
+				      const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	char *args, *copy, *param, *val, *algo = NULL;
+	int prio = RZS_PRIMARY_COMP + 1, err = 0;
+
+	copy = rzs_args_dup(buf, len);
+	if (IS_ERR(copy))
+		return PTR_ERR(copy);
+	args = skip_spaces(copy);
+	while (*args && !err) {
+		args = next_arg(args, &param, &val);
+		if (!val || !*val)
+			err = -EINVAL;
+		else if (!strcmp(param, "algo"))
+			algo = val;
+		else if (!strcmp(param, "priority"))
+			err = kstrtoint(val, 10, &prio) ? -EINVAL : 0;
+		else
+			err = -EINVAL;
+	}
+	if (!err && (!algo || strlen(algo) >= RZS_COMP_NAME_LEN ||
+		     !rzs_comp_available(algo) || prio <= RZS_PRIMARY_COMP ||
+		     prio >= RZS_MAX_COMPS))
+		err = -EINVAL;
+	if (!err) {
+		down_write(&rzs->init_lock);
+		if (rzs_init_done(rzs))
+			err = -EBUSY;
+		else
+			rzs_comp_set(rzs, prio, algo);
+		up_write(&rzs->init_lock);
+	}
+	kfree(copy);
+	return err ? err : len;
+}
+
+/*
+ * "algo=NAME|priority=N [level=L]", before disksize: the parameters of
+ * that algorithm from the next initialisation on.  A write sets all of
+ * them, so one without level= gives the algorithm its default level back.
+ * zram's dict= (a trained zstd dictionary) is not supported.
+ */
+static ssize_t algorithm_params_store(struct device *dev,
+				      struct device_attribute *attr,
+				      const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	char *args, *copy, *param, *val, *algo = NULL;
+	int prio = RZS_PRIMARY_COMP, level = RZS_NO_LEVEL, err = 0;
+
+	copy = rzs_args_dup(buf, len);
+	if (IS_ERR(copy))
+		return PTR_ERR(copy);
+	args = skip_spaces(copy);
+	while (*args && !err) {
+		args = next_arg(args, &param, &val);
+		if (!val || !*val)
+			err = -EINVAL;
+		else if (!strcmp(param, "algo"))
+			algo = val;
+		else if (!strcmp(param, "priority"))
+			err = kstrtoint(val, 10, &prio) ? -EINVAL : 0;
+		else if (!strcmp(param, "level"))
+			err = kstrtoint(val, 10, &level) || level == RZS_NO_LEVEL ?
+			      -EINVAL : 0;
+		else if (!strcmp(param, "dict"))
+			err = -EOPNOTSUPP;
+		else
+			err = -EINVAL;
+	}
+	if (err)
+		goto out;
+
+	down_write(&rzs->init_lock);
+	if (rzs_init_done(rzs)) {
+		err = -EBUSY;
+	} else {
+		if (algo)
+			prio = rzs_prio_of(rzs, algo, RZS_PRIMARY_COMP);
+		if (prio < RZS_PRIMARY_COMP || prio >= RZS_MAX_COMPS ||
+		    !rzs->comp_name[prio][0])
+			err = -EINVAL;
+		else
+			err = rzs_comp_check_level(rzs->comp_name[prio], level);
+		if (!err)
+			rzs->comp_level[prio] = level;
+	}
+	up_write(&rzs->init_lock);
+out:
+	kfree(copy);
+	return err ? err : len;
+}
+
+/* ---- idle pages, writeback and recompression ---------------------------- */
+
+/*
+ * Mark pool pages idle: all of them (@all), or those last accessed before
+ * @cutoff (boot seconds), clearing the mark of the others.  Same-filled and written-back pages
+ * are never idle (nothing is left to do with them), nor is a page that
+ * writeback or recompression is working on.
+ */
+static void rzs_mark_idle(struct ramzswap *rzs, bool all, u32 cutoff)
+{
+	unsigned long index, nr_pages = rzs->disksize >> PAGE_SHIFT;
+
+	for (index = 0; index < nr_pages; index++) {
+		if (!(index % 1024))
+			cond_resched();
+		rzs_slot_lock(rzs, index);
+		if (rzs_test_flag(rzs, index, RZS_ALLOCATED) &&
+		    !rzs_test_flag(rzs, index, RZS_PP)) {
+			if (all || rzs->ac_time[index] < cutoff)
+				rzs_set_flag(rzs, index, RZS_IDLE);
+			else
+				rzs_clear_flag(rzs, index, RZS_IDLE);
+		}
+		rzs_slot_unlock(rzs, index);
+	}
+}
+
+/* "all", or an age in seconds: pages not accessed for that long. */
+static ssize_t idle_store(struct device *dev, struct device_attribute *attr,
+			  const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	bool all = false;
+	u32 cutoff = 0;
+	u64 age;
+
+	if (rzs_has_nul(buf, len))
+		return -EINVAL;
+	if (sysfs_streq(buf, "all")) {
+		all = true;
+	} else {
+		u32 now = rzs_now();
+
+		if (kstrtoull(buf, 10, &age))
+			return -EINVAL;
+		/* older than boot: none; an age of 0: all until now */
+		cutoff = age >= now ? 0 : now - (u32)age;
+	}
+
+	down_read(&rzs->init_lock);
+	if (!rzs_init_done(rzs)) {
+		up_read(&rzs->init_lock);
+		return -EINVAL;
+	}
+	rzs_mark_idle(rzs, all, cutoff);
+	up_read(&rzs->init_lock);
+	return len;
+}
+
+/* What writeback and recompression select, on top of a stored pool page. */
+#define RZS_SEL_IDLE		BIT(0)
+#define RZS_SEL_HUGE		BIT(1)
+#define RZS_SEL_INCOMPRESSIBLE	BIT(2)
+
+/*
+ * Claim entry @index for writeback or recompression if it matches @sel:
+ * a pool object (not same-filled, not written back), not being written by
+ * a partial writer, not claimed already.  Sets RZS_PP; rzs_free_slot()
+ * clears it, which is how the claimer learns the page was freed or
+ * rewritten meanwhile.  Entry lock held.
+ */
+static bool rzs_pp_claim(struct ramzswap *rzs, unsigned long index,
+			 unsigned int sel)
+{
+	unsigned long flags = rzs->table[index].flags;
+
+	if (!(flags & BIT(RZS_ALLOCATED)) ||
+	    (flags & (BIT(RZS_PP) | BIT(RZS_RMW))))
+		return false;
+	if (((sel & RZS_SEL_IDLE) && !(flags & BIT(RZS_IDLE))) ||
+	    ((sel & RZS_SEL_HUGE) && !(flags & BIT(RZS_HUGE))) ||
+	    ((sel & RZS_SEL_INCOMPRESSIBLE) &&
+	     !(flags & BIT(RZS_INCOMPRESSIBLE))))
+		return false;
+	rzs_set_flag(rzs, index, RZS_PP);
+	return true;
+}
+
+static void rzs_pp_release(struct ramzswap *rzs, unsigned long index)
+{
+	rzs_slot_lock(rzs, index);
+	rzs_clear_flag(rzs, index, RZS_PP);
+	rzs_slot_unlock(rzs, index);
+}
+
+/* Take one 4 KiB unit of writeback budget; false when it is spent. */
+static bool rzs_wb_budget(struct ramzswap *rzs)
+{
+	bool ok = true;
+
+	spin_lock(&rzs->wb_limit_lock);
+	if (rzs->wb_limit_enable) {
+		if (rzs->wb_limit < (PAGE_SIZE >> 12))
+			ok = false;
+		else
+			rzs->wb_limit -= PAGE_SIZE >> 12;
+	}
+	spin_unlock(&rzs->wb_limit_lock);
+	return ok;
+}
+
+static void rzs_wb_budget_undo(struct ramzswap *rzs)
+{
+	spin_lock(&rzs->wb_limit_lock);
+	if (rzs->wb_limit_enable)
+		rzs->wb_limit += PAGE_SIZE >> 12;
+	spin_unlock(&rzs->wb_limit_lock);
+}
+
+/*
+ * Write entry @index back if it matches @sel, through @page, into block
+ * *@blk (taken first if *@blk is ULONG_MAX; left for the next page if this
+ * one is not written back).  pp_lock held.
+ *
+ * Return: 0 (written back or skipped); -EDQUOT when the writeback budget
+ * is spent; -ENOSPC when the backing device is full; or a read or write error
+ * for this page (its data stays where it was).
+ */
+static int rzs_writeback_slot(struct ramzswap *rzs, unsigned long index,
+			      unsigned int sel, struct page *page,
+			      unsigned long *blk)
+{
+	bool claimed;
+	int ret;
+
+	if (*blk == ULONG_MAX) {
+		ret = rzs_backing_alloc(&rzs->backing, blk);
+		if (ret)
+			return ret;
+	}
+
+	rzs_slot_lock(rzs, index);
+	claimed = rzs_pp_claim(rzs, index, sel);
+	rzs_slot_unlock(rzs, index);
+	if (!claimed)
+		return 0;
+	if (!rzs_wb_budget(rzs)) {
+		rzs_pp_release(rzs, index);
+		return -EDQUOT;
+	}
+
+	ret = rzs_read_slot(rzs, index, page, false);
+	if (!ret)
+		ret = rzs_backing_write(&rzs->backing, *blk, page);
+	if (ret) {
+		rzs_wb_budget_undo(rzs);
+		rzs_pp_release(rzs, index);
+		return ret;
+	}
+	atomic64_inc(&rzs->stats.bd_writes);
+
+	rzs_slot_lock(rzs, index);
+	if (rzs_test_flag(rzs, index, RZS_PP)) {
+		rzs_free_slot(rzs, index);
+		rzs->table[index].handle = *blk;
+		rzs_set_flag(rzs, index, RZS_WB);
+		atomic64_inc(&rzs->stats.pages_stored);
+		atomic64_inc(&rzs->stats.bd_count);
+		*blk = ULONG_MAX;
+	} else {
+		/* freed or rewritten meanwhile: the write was for nothing */
+		rzs_wb_budget_undo(rzs);
+	}
+	rzs_slot_unlock(rzs, index);
+	return 0;
+}
+
+/* Pages of one writeback request: [lo, hi) */
+struct rzs_range {
+	unsigned long lo, hi;
+};
+
+#define RZS_WB_MAX_RANGES	16
+
+/*
+ * Parse a writeback write: "idle", "huge", "huge_idle", "incompressible",
+ * or one or more "page_index=N" and "page_indexes=LOW-HIGH" (inclusive).
+ * Return the number of ranges in @r (all pages for a type), or -EINVAL.
+ */
+static int rzs_parse_writeback(char *args, unsigned long nr_pages,
+			       unsigned int *sel, struct rzs_range *r)
+{
+	static const struct {
+		const char *name;
+		unsigned int sel;
+	} types[] = {
+		{ "idle", RZS_SEL_IDLE },
+		{ "huge", RZS_SEL_HUGE },
+		{ "huge_idle", RZS_SEL_IDLE | RZS_SEL_HUGE },
+		{ "incompressible", RZS_SEL_INCOMPRESSIBLE },
+	};
+	char *param, *val, *dash;
+	int i, n = 0;
+
+	args = skip_spaces(args);
+	for (i = 0; i < ARRAY_SIZE(types); i++) {
+		if (sysfs_streq(args, types[i].name)) {
+			*sel = types[i].sel;
+			r[0].lo = 0;
+			r[0].hi = nr_pages;
+			return 1;
+		}
+	}
+
+	*sel = 0;
+	while (*args) {
+		unsigned long lo, hi;
+
+		args = next_arg(args, &param, &val);
+		if (!val || n == RZS_WB_MAX_RANGES)
+			return -EINVAL;
+		if (!strcmp(param, "page_index")) {
+			if (kstrtoul(val, 10, &lo))
+				return -EINVAL;
+			hi = lo;
+		} else if (!strcmp(param, "page_indexes")) {
+			dash = strchr(val, '-');
+			if (!dash)
+				return -EINVAL;
+			*dash = '\0';
+			if (kstrtoul(val, 10, &lo) || kstrtoul(dash + 1, 10, &hi))
+				return -EINVAL;
+		} else {
+			return -EINVAL;
+		}
+		if (lo > hi || hi >= nr_pages)
+			return -EINVAL;
+		r[n].lo = lo;
+		r[n++].hi = hi + 1;
+	}
+	return n ? n : -EINVAL;
+}
+
+static ssize_t writeback_store(struct device *dev, struct device_attribute *attr,
+			       const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	struct rzs_range ranges[RZS_WB_MAX_RANGES];
+	unsigned long index, blk = ULONG_MAX;
+	struct page *page = NULL;
+	int i, n, ret = 0, err;
+	unsigned int sel;
+	char *copy;
+
+	copy = rzs_args_dup(buf, len);
+	if (IS_ERR(copy))
+		return PTR_ERR(copy);
+
+	down_read(&rzs->init_lock);
+	if (!rzs_init_done(rzs)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	n = rzs_parse_writeback(copy, rzs->disksize >> PAGE_SHIFT, &sel, ranges);
+	if (n < 0) {
+		ret = n;
+		goto out_unlock;
+	}
+	if (!rzs->backing.file) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	page = alloc_page(GFP_KERNEL);
+	if (!page) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+
+	mutex_lock(&rzs->pp_lock);
+	for (i = 0; i < n; i++) {
+		for (index = ranges[i].lo; index < ranges[i].hi; index++) {
+			err = rzs_writeback_slot(rzs, index, sel, page, &blk);
+			cond_resched();
+			if (!err)
+				continue;
+			/* an I/O error costs that page only: go on, report it */
+			ret = err == -EDQUOT ? -EIO : err;	/* zram's -EIO */
+			if (err == -EDQUOT || err == -ENOSPC)
+				goto out_done;
+		}
+	}
+out_done:
+	if (blk != ULONG_MAX)
+		rzs_backing_free(&rzs->backing, blk);
+	mutex_unlock(&rzs->pp_lock);
+	__free_page(page);
+out_unlock:
+	up_read(&rzs->init_lock);
+	kfree(copy);
+	return ret ? ret : len;
+}
+
+/* writeback_limit_enable: 0 or 1; reset clears it. */
+static ssize_t writeback_limit_enable_store(struct device *dev,
+					    struct device_attribute *attr,
+					    const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	bool enable;
+
+	if (rzs_has_nul(buf, len))
+		return -EINVAL;
+	if (sysfs_streq(buf, "1"))
+		enable = true;
+	else if (sysfs_streq(buf, "0"))
+		enable = false;
+	else
+		return -EINVAL;
+	spin_lock(&rzs->wb_limit_lock);
+	rzs->wb_limit_enable = enable;
+	spin_unlock(&rzs->wb_limit_lock);
+	return len;
+}
+
+static ssize_t writeback_limit_enable_show(struct device *dev,
+					   struct device_attribute *attr,
+					   char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	bool enable;
+
+	spin_lock(&rzs->wb_limit_lock);
+	enable = rzs->wb_limit_enable;
+	spin_unlock(&rzs->wb_limit_lock);
+	return sysfs_emit(buf, "%d\n", enable);
+}
+
+/* writeback_limit: the budget left, in 4 KiB units (zram's unit). */
+static ssize_t writeback_limit_store(struct device *dev,
+				     struct device_attribute *attr,
+				     const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	u64 val;
+
+	if (rzs_has_nul(buf, len) || kstrtoull(buf, 10, &val))
+		return -EINVAL;
+	spin_lock(&rzs->wb_limit_lock);
+	rzs->wb_limit = val;
+	spin_unlock(&rzs->wb_limit_lock);
+	return len;
+}
+
+static ssize_t writeback_limit_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	u64 val;
+
+	spin_lock(&rzs->wb_limit_lock);
+	val = rzs->wb_limit;
+	spin_unlock(&rzs->wb_limit_lock);
+	return sysfs_emit(buf, "%llu\n", val);
+}
+
+static ssize_t backing_dev_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	ssize_t ret;
+
+	down_read(&rzs->init_lock);
+	ret = rzs_backing_show(&rzs->backing, buf);
+	up_read(&rzs->init_lock);
+	return ret;
+}
+
+/*
+ * A block device's path, before disksize (-EBUSY after, as in zram); it
+ * replaces the one set before.  "none" drops it.  Reset drops it too.
+ */
+static ssize_t backing_dev_store(struct device *dev,
+				 struct device_attribute *attr,
+				 const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	struct rzs_backing backing = { };
+	size_t sz = len;
+	char *path;
+	int err;
+
+	if (sz && buf[sz - 1] == '\n')
+		sz--;
+	if (!sz || sz >= PATH_MAX || rzs_has_nul(buf, sz))
+		return -EINVAL;
+	path = kstrndup(buf, sz, GFP_KERNEL);
+	if (!path)
+		return -ENOMEM;
+
+	down_write(&rzs->init_lock);
+	if (rzs_init_done(rzs)) {
+		err = -EBUSY;
+		goto out;
+	}
+	if (!strcmp(path, "none")) {
+		rzs_backing_close(&rzs->backing);
+		err = 0;
+		goto out;
+	}
+	err = rzs_backing_open(&backing, path);
+	if (err)
+		goto out;
+	rzs_backing_close(&rzs->backing);
+	rzs->backing = backing;
+	pr_info("%s: backing device %s, %lu pages\n", rzs->disk->disk_name,
+		path, backing.nr_blocks);
+out:
+	up_write(&rzs->init_lock);
+	kfree(path);
+	return err ? err : len;
+}
+
+static ssize_t bd_stat_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	struct rzs_stats *st = &rzs->stats;
+	const unsigned int shift = PAGE_SHIFT - 12;	/* in 4 KiB units */
+
+	return sysfs_emit(buf, "%8llu %8llu %8llu\n",
+			  (u64)atomic64_read(&st->bd_count) << shift,
+			  (u64)atomic64_read(&st->bd_reads) << shift,
+			  (u64)atomic64_read(&st->bd_writes) << shift);
+}
+
+/**
+ * struct rzs_recomp_req - what one write to `recompress` asks for
+ * @sel: RZS_SEL_IDLE and/or RZS_SEL_HUGE; 0 for every pool page
+ * @threshold: only pages stored in at least this many bytes, and only a
+ *	       result below it counts; 0 for none
+ * @max_pages: pages to try at most; 0 for no limit
+ * @prio: the one priority to use; 0 for each configured one in turn
+ */
+struct rzs_recomp_req {
+	unsigned int sel;
+	unsigned int threshold;
+	u64 max_pages;
+	int prio;
+};
+
+/*
+ * Try to store @page (the content of entry @index, @old bytes now) smaller
+ * with the algorithm of priority @prio.  Returns a new pool object in
+ * *@handle and its size, 0 if that algorithm does not do better, or a
+ * negative errno.  The stream is held across no sleeping allocation.
+ */
+static int rzs_recompress_one(struct ramzswap *rzs, int prio, struct page *page,
+			      unsigned int old, unsigned int threshold,
+			      unsigned long *handle)
+{
+	struct rzs_comp *comp = rzs->comp[prio];
+	struct rzs_strm *strm;
+	unsigned int len;
+	void *src, *dst;
+	int ret;
+
+	strm = rzs_strm_get(comp);
+	src = kmap_local_page(page);
+	ret = rzs_compress(comp, strm, src, &len);
+	kunmap_local(src);
+	if (ret || len >= old || len >= RZS_HUGE_THRESHOLD ||
+	    (threshold && len >= threshold)) {
+		rzs_strm_put(strm);
+		return ret;
+	}
+	ret = xv_malloc(rzs->pool, len, RZS_GFP_FAST, handle);
+	if (!ret) {
+		dst = xv_map(rzs->pool, *handle, XV_MM_WO);
+		if (dst) {
+			memcpy(dst, strm->buffer, len);
+			xv_unmap(rzs->pool, *handle);
+		} else {
+			xv_free(rzs->pool, *handle);
+			ret = -EIO;
+		}
+	}
+	rzs_strm_put(strm);
+	return ret ? ret : len;
+}
+
+/*
+ * Recompress entry @index if it matches @req, through @page.  Each
+ * configured secondary algorithm above the page's own is tried in
+ * priority order (or only @req->prio) until one stores it smaller; a huge
+ * page that none of them could shrink is marked incompressible and not
+ * tried again.  pp_lock held.
+ *
+ * Return: 1 if the page was tried, 0 if it did not match, or -errno.
+ */
+static int rzs_recompress_slot(struct ramzswap *rzs, unsigned long index,
+			       const struct rzs_recomp_req *req,
+			       struct page *page)
+{
+	unsigned long handle = 0;
+	unsigned int old = 0;
+	int prio, cur = 0, len = 0, ret;
+	bool claimed, huge = false;
+
+	rzs_slot_lock(rzs, index);
+	claimed = !rzs_test_flag(rzs, index, RZS_INCOMPRESSIBLE) &&
+		  rzs_pp_claim(rzs, index, req->sel);
+	if (claimed) {
+		old = rzs_get_obj_size(rzs, index);
+		cur = rzs_get_prio(rzs, index);
+		huge = rzs_test_flag(rzs, index, RZS_HUGE);
+		if (old < req->threshold || (req->prio && cur >= req->prio)) {
+			rzs_clear_flag(rzs, index, RZS_PP);
+			claimed = false;
+		}
+	}
+	rzs_slot_unlock(rzs, index);
+	if (!claimed)
+		return 0;
+
+	ret = rzs_read_slot(rzs, index, page, false);
+	for (prio = cur + 1; !ret && !len && prio < RZS_MAX_COMPS; prio++) {
+		if (!rzs->comp[prio] || (req->prio && prio != req->prio))
+			continue;
+		len = rzs_recompress_one(rzs, prio, page, old, req->threshold,
+					 &handle);
+		if (len < 0)
+			ret = len;
+	}
+
+	rzs_slot_lock(rzs, index);
+	if (!rzs_test_flag(rzs, index, RZS_PP)) {
+		/* freed or rewritten meanwhile */
+		if (len > 0)
+			xv_free(rzs->pool, handle);
+	} else if (len > 0) {
+		rzs_free_slot(rzs, index);
+		rzs->table[index].handle = handle;
+		rzs_set_obj_size(rzs, index, len);
+		rzs_set_flag(rzs, index, RZS_ALLOCATED);
+		rzs_set_prio(rzs, index, prio - 1);
+		atomic64_add(len, &rzs->stats.compr_data_size);
+		atomic64_inc(&rzs->stats.pages_stored);
+	} else {
+		rzs_clear_flag(rzs, index, RZS_PP);
+		if (!ret && huge && !req->prio)
+			rzs_set_flag(rzs, index, RZS_INCOMPRESSIBLE);
+	}
+	rzs_slot_unlock(rzs, index);
+	return ret ? ret : 1;
+}
+
+/* "[type=idle|huge|huge_idle] [threshold=B] [max_pages=N] [algo=A|priority=P]" */
+static int rzs_parse_recompress(struct ramzswap *rzs, char *args,
+				struct rzs_recomp_req *req)
+{
+	char *param, *val, *algo = NULL;
+	int prio;
+
+	memset(req, 0, sizeof(*req));
+	args = skip_spaces(args);
+	while (*args) {
+		args = next_arg(args, &param, &val);
+		if (!val || !*val)
+			return -EINVAL;
+		if (!strcmp(param, "type")) {
+			if (!strcmp(val, "idle"))
+				req->sel = RZS_SEL_IDLE;
+			else if (!strcmp(val, "huge"))
+				req->sel = RZS_SEL_HUGE;
+			else if (!strcmp(val, "huge_idle"))
+				req->sel = RZS_SEL_IDLE | RZS_SEL_HUGE;
+			else
+				return -EINVAL;
+		} else if (!strcmp(param, "threshold")) {
+			if (kstrtouint(val, 10, &req->threshold) ||
+			    !req->threshold || req->threshold > PAGE_SIZE)
+				return -EINVAL;
+		} else if (!strcmp(param, "max_pages")) {
+			if (kstrtoull(val, 10, &req->max_pages))
+				return -EINVAL;
+		} else if (!strcmp(param, "algo")) {
+			algo = val;
+		} else if (!strcmp(param, "priority")) {
+			if (kstrtoint(val, 10, &req->prio) ||
+			    req->prio <= RZS_PRIMARY_COMP ||
+			    req->prio >= RZS_MAX_COMPS)
+				return -EINVAL;
+		} else {
+			return -EINVAL;
+		}
+	}
+	if (algo) {
+		req->prio = rzs_prio_of(rzs, algo, RZS_PRIMARY_COMP + 1);
+		if (req->prio < 0)
+			return -EINVAL;
+	}
+	if (req->prio)
+		return rzs->comp[req->prio] ? 0 : -EINVAL;
+	for (prio = RZS_PRIMARY_COMP + 1; prio < RZS_MAX_COMPS; prio++)
+		if (rzs->comp[prio])
+			return 0;
+	return -EINVAL;		/* no secondary algorithm */
+}
+
+static ssize_t recompress_store(struct device *dev,
+				struct device_attribute *attr,
+				const char *buf, size_t len)
+{
+	struct ramzswap *rzs = dev_to_rzs(dev);
+	unsigned long index, nr_pages;
+	struct rzs_recomp_req req;
+	struct page *page;
+	u64 tried = 0;
+	char *copy;
+	int ret;
+
+	copy = rzs_args_dup(buf, len);
+	if (IS_ERR(copy))
+		return PTR_ERR(copy);
+
+	down_read(&rzs->init_lock);
+	ret = rzs_init_done(rzs) ? rzs_parse_recompress(rzs, copy, &req) :
+				   -EINVAL;
+	if (ret)
+		goto out_unlock;
+	page = alloc_page(GFP_KERNEL);
+	if (!page) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+
+	mutex_lock(&rzs->pp_lock);
+	nr_pages = rzs->disksize >> PAGE_SHIFT;
+	for (index = 0; index < nr_pages; index++) {
+		if (req.max_pages && tried >= req.max_pages)
+			break;
+		ret = rzs_recompress_slot(rzs, index, &req, page);
+		cond_resched();
+		if (ret < 0)
+			break;
+		tried += ret;
+		ret = 0;
+	}
+	mutex_unlock(&rzs->pp_lock);
+	__free_page(page);
+out_unlock:
+	up_read(&rzs->init_lock);
+	kfree(copy);
+	return ret ? ret : len;
+}
+
+/* ---- debugfs: block_state ------------------------------------------------ */
+
+static struct dentry *rzs_debugfs_root;
+
+/*
+ * zram's block_state: one line per stored page, "index  access-time  flags"
+ * with the flags s(ame) w(ritten back) h(uge) i(dle) r(ecompressed)
+ * n(o algorithm could compress it).  Access times are kept in whole
+ * seconds here, so the microseconds read 000000.
+ */
+static ssize_t rzs_block_state_read(struct file *file, char __user *ubuf,
+				    size_t count, loff_t *ppos)
+{
+	struct ramzswap *rzs = file->private_data;
+	unsigned long index, nr_pages;
+	ssize_t written = 0;
+	char *kbuf;
+
+	count = min_t(size_t, count, SZ_64K);
+	kbuf = kvmalloc(count, GFP_KERNEL);
+	if (!kbuf)
+		return -ENOMEM;
+
+	down_read(&rzs->init_lock);
+	if (!rzs_init_done(rzs)) {
+		up_read(&rzs->init_lock);
+		kvfree(kbuf);
+		return -EINVAL;
+	}
+	nr_pages = rzs->disksize >> PAGE_SHIFT;
+	for (index = *ppos; index < nr_pages; index++, (*ppos)++) {
+		int copied;
+
+		rzs_slot_lock(rzs, index);
+		if (!rzs_slot_stored(rzs, index)) {
+			rzs_slot_unlock(rzs, index);
+			continue;
+		}
+		copied = snprintf(kbuf + written, count - written,
+				  "%12lu %12u.%06u %c%c%c%c%c%c\n", index,
+				  rzs->ac_time[index], 0,
+				  rzs_test_flag(rzs, index, RZS_SAME) ? 's' : '.',
+				  rzs_test_flag(rzs, index, RZS_WB) ? 'w' : '.',
+				  rzs_test_flag(rzs, index, RZS_HUGE) ? 'h' : '.',
+				  rzs_test_flag(rzs, index, RZS_IDLE) ? 'i' : '.',
+				  rzs_get_prio(rzs, index) ? 'r' : '.',
+				  rzs_test_flag(rzs, index, RZS_INCOMPRESSIBLE) ?
+				  'n' : '.');
+		rzs_slot_unlock(rzs, index);
+		if (copied >= count - written)
+			break;		/* this line goes in the next read */
+		written += copied;
+	}
+	up_read(&rzs->init_lock);
+
+	if (copy_to_user(ubuf, kbuf, written))
+		written = -EFAULT;
+	kvfree(kbuf);
+	return written;
+}
+
+static const struct file_operations rzs_block_state_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.read = rzs_block_state_read,
+	.llseek = default_llseek,
+};
+
+static void rzs_debugfs_register(struct ramzswap *rzs)
+{
+	rzs->debugfs = debugfs_create_dir(rzs->disk->disk_name,
+					  rzs_debugfs_root);
+	debugfs_create_file("block_state", 0400, rzs->debugfs, rzs,
+			    &rzs_block_state_fops);
+}
+
 static DEVICE_ATTR_RW(disksize);
 static DEVICE_ATTR_RO(initstate);
 static DEVICE_ATTR_WO(reset);
@@ -1252,6 +2303,15 @@ static DEVICE_ATTR_RO(mm_stat);
 static DEVICE_ATTR_RO(io_stat);
 static DEVICE_ATTR_RO(xv_stat);
 static DEVICE_ATTR_RO(debug_stat);
+static DEVICE_ATTR_WO(idle);
+static DEVICE_ATTR_RW(backing_dev);
+static DEVICE_ATTR_WO(writeback);
+static DEVICE_ATTR_RW(writeback_limit);
+static DEVICE_ATTR_RW(writeback_limit_enable);
+static DEVICE_ATTR_RO(bd_stat);
+static DEVICE_ATTR_RW(recomp_algorithm);
+static DEVICE_ATTR_WO(recompress);
+static DEVICE_ATTR_WO(algorithm_params);
 
 static struct attribute *rzs_disk_attrs[] = {
 	&dev_attr_disksize.attr,
@@ -1266,6 +2326,15 @@ static struct attribute *rzs_disk_attrs[] = {
 	&dev_attr_io_stat.attr,
 	&dev_attr_xv_stat.attr,
 	&dev_attr_debug_stat.attr,
+	&dev_attr_idle.attr,
+	&dev_attr_backing_dev.attr,
+	&dev_attr_writeback.attr,
+	&dev_attr_writeback_limit.attr,
+	&dev_attr_writeback_limit_enable.attr,
+	&dev_attr_bd_stat.attr,
+	&dev_attr_recomp_algorithm.attr,
+	&dev_attr_recompress.attr,
+	&dev_attr_algorithm_params.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(rzs_disk);
@@ -1289,7 +2358,10 @@ static int rzs_add(void)
 
 	init_rwsem(&rzs->init_lock);
 	mutex_init(&rzs->compact_lock);
-	strscpy(rzs->compressor, rzs_default_comp, sizeof(rzs->compressor));
+	mutex_init(&rzs->pp_lock);
+	spin_lock_init(&rzs->wb_limit_lock);
+	rzs_comp_config_reset(rzs);
+	rzs_comp_set(rzs, RZS_PRIMARY_COMP, rzs_default_comp);
 
 	rzs->disk = rzs_alloc_disk(logical_block_size);
 	if (IS_ERR(rzs->disk)) {
@@ -1309,6 +2381,7 @@ static int rzs_add(void)
 	if (ret)
 		goto out_put_disk;
 
+	rzs_debugfs_register(rzs);
 	pr_info("added device %s\n", rzs->disk->disk_name);
 	return id;
 
@@ -1345,6 +2418,7 @@ static int rzs_remove(struct ramzswap *rzs)
 	}
 
 	pr_info("removed device %s\n", rzs->disk->disk_name);
+	debugfs_remove_recursive(rzs->debugfs);
 	del_gendisk(rzs->disk);
 	/* disksize_store() may have run before del_gendisk(): reset again. */
 	rzs_reset_device(rzs);
@@ -1471,6 +2545,7 @@ static int __init rzs_init(void)
 		rzs_comp_exit();
 		return rzs_major;
 	}
+	rzs_debugfs_root = debugfs_create_dir("ramzswap", NULL);
 
 	for (i = 0; i < num_devices; i++) {
 		mutex_lock(&rzs_index_mutex);
@@ -1490,6 +2565,7 @@ static int __init rzs_init(void)
 
 out_devices:
 	rzs_destroy_devices();
+	debugfs_remove_recursive(rzs_debugfs_root);
 	unregister_blkdev(rzs_major, "ramzswap");
 	rzs_comp_exit();
 	return ret;
@@ -1500,6 +2576,7 @@ static void __exit rzs_exit(void)
 	/* No hot_add or hot_remove from here on. */
 	class_unregister(&rzs_control_class);
 	rzs_destroy_devices();
+	debugfs_remove_recursive(rzs_debugfs_root);
 	unregister_blkdev(rzs_major, "ramzswap");
 	rzs_comp_exit();
 }

@@ -10,8 +10,10 @@
 #include <linux/blkdev.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 
+#include "backing.h"
 #include "comp.h"
 
 #define SECTORS_PER_PAGE_SHIFT	(PAGE_SHIFT - SECTOR_SHIFT)
@@ -48,9 +50,19 @@ enum rzs_pageflags {
 	RZS_SAME,			/* page filled with one word: element */
 	RZS_HUGE,			/* object is the raw page */
 	RZS_RMW,			/* a partial-page write owns the page */
+	RZS_IDLE,			/* not accessed since marked idle */
+	RZS_WB,				/* on the backing device: handle is the block */
+	RZS_PP,				/* writeback or recompression is working on it */
+	RZS_INCOMPRESSIBLE,		/* no secondary algorithm could shrink it */
+	RZS_PRIO,			/* 2 bits: which algorithm compressed it */
+	RZS_PRIO_END = RZS_PRIO + 1,
 
 	__NR_RZS_PAGEFLAGS,
 };
+
+/* The primary algorithm (comp_algorithm) and up to 3 secondary ones. */
+#define RZS_PRIMARY_COMP	0
+#define RZS_MAX_COMPS		4
 
 /**
  * struct rzs_table_entry - what is stored for one page of the device
@@ -84,6 +96,9 @@ struct rzs_table_entry {
  * @miss_free: slot free notifications skipped (entry was busy)
  * @writestall: writes that needed a sleeping allocation
  * @max_used_pages: most pool pages seen
+ * @bd_count: pages now on the backing device
+ * @bd_reads: pages read from the backing device
+ * @bd_writes: pages written to the backing device
  */
 struct rzs_stats {
 	atomic64_t compr_data_size;
@@ -100,16 +115,23 @@ struct rzs_stats {
 	atomic64_t miss_free;
 	atomic64_t writestall;
 	atomic64_t max_used_pages;
+	atomic64_t bd_count;
+	atomic64_t bd_reads;
+	atomic64_t bd_writes;
 };
 
 struct xv_pool;
 struct shrinker;
+struct dentry;
 
 /**
  * struct ramzswap - one device
  * @table: one entry per page (vzalloc, lowmem)
+ * @ac_time: per page, the boot time in seconds of its last access (read
+ *	     or write); for `idle` with an age and for block_state
  * @pool: xvmalloc pool holding the compressed data
- * @comp: compression streams
+ * @comp: compression streams, per priority (0: comp_algorithm, 1-3:
+ *	  recomp_algorithm); NULL where no algorithm is configured
  * @disk: the block device
  * @init_lock: serialises sysfs configuration against reset; not taken in
  *	       the I/O path
@@ -117,24 +139,41 @@ struct shrinker;
  * @limit_pages: pool size limit in pages; 0 for none
  * @stats: counters
  * @claim: set while reset or removal runs; open() then fails
- * @compressor: algorithm used at the next initialisation
+ * @comp_name: algorithm per priority, used from the next initialisation;
+ *	       "" where none (never for the primary)
+ * @comp_level: algorithm_params' level per priority; RZS_NO_LEVEL for the
+ *		algorithm's default
+ * @backing: the backing device, or none (file NULL)
+ * @wb_limit_enable: writeback_limit_enable
+ * @wb_limit: writeback budget left, in 4 KiB units, while enabled
+ * @wb_limit_lock: protects @wb_limit and @wb_limit_enable
+ * @pp_lock: one post-processing run (writeback or recompress) at a time
+ * @debugfs: this device's directory under debugfs (block_state)
  * @shrinker: compacts the pool under memory pressure; while initialised
  * @compact_lock: one compaction at a time (the `compact` attribute or
  *		  the shrinker, which does not wait for it)
  */
 struct ramzswap {
 	struct rzs_table_entry *table;
+	u32 *ac_time;
 	struct xv_pool *pool;
-	struct rzs_comp *comp;
+	struct rzs_comp *comp[RZS_MAX_COMPS];
 	struct gendisk *disk;
 	struct rw_semaphore init_lock;
 	u64 disksize;
 	unsigned long limit_pages;
 	struct rzs_stats stats;
 	bool claim;
-	char compressor[RZS_COMP_NAME_LEN];
+	char comp_name[RZS_MAX_COMPS][RZS_COMP_NAME_LEN];
+	int comp_level[RZS_MAX_COMPS];
 	struct shrinker *shrinker;
 	struct mutex compact_lock;	/* see above */
+	struct rzs_backing backing;
+	bool wb_limit_enable;
+	u64 wb_limit;
+	spinlock_t wb_limit_lock;	/* see above */
+	struct mutex pp_lock;		/* see above */
+	struct dentry *debugfs;
 };
 
 #endif /* _RAMZSWAP_DRV_H_ */
