@@ -5,7 +5,7 @@ zram.rst): one line of integers.  mm_stat has eight fields, and a ninth
 (huge_pages_since) in zram since 5.15 and in ramzswap; it is kept when present.  A
 line with fewer fields, or one that is not all integers, raises StatError.
 
-    parse_mm_stat(text), parse_io_stat(text), parse_xv_stat(text),
+    parse_mm_stat(text), parse_io_stat(text), parse_bd_stat(text), parse_xv_stat(text),
     parse_debug_stat(text), parse_meminfo(text) (KiB), parse_vmstat(text),
     parse_zone_watermarks(zoneinfo, zone)
 """
@@ -20,6 +20,7 @@ MM_STAT_OPTIONAL = ("huge_pages_since",)
 IO_STAT_FIELDS = ("failed_reads", "failed_writes", "invalid_io", "notify_free")
 XV_STAT_FIELDS = ("objects", "bytes_requested", "bytes_in_pool", "pages_total",
                   "pages_highmem", "alloc_failures")
+BD_STAT_FIELDS = ("bd_count", "bd_reads", "bd_writes")
 DEBUG_STAT_FIELDS = ("num_reads", "num_writes", "writestall", "miss_free")
 DEBUG_STAT_VERSION = "version: 1"
 
@@ -50,6 +51,11 @@ def parse_mm_stat(text: str) -> dict[str, int]:
 
 def parse_io_stat(text: str) -> dict[str, int]:
     return parse_fields("io_stat", IO_STAT_FIELDS, text)
+
+
+def parse_bd_stat(text: str) -> dict[str, int]:
+    """bd_stat (zram's writeback counters, in 4 KiB units)."""
+    return parse_fields("bd_stat", BD_STAT_FIELDS, text)
 
 
 def parse_xv_stat(text: str) -> dict[str, int]:
