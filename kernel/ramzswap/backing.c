@@ -36,8 +36,9 @@
  * May sleep.
  *
  * Return: 0; -ENOTBLK if @path is not a block device; -EINVAL if it holds
- * no whole page; -EROFS if it is read-only; -EBUSY if it is in use (mounted, swap, opened exclusively
- * elsewhere); -ENOMEM; or the error of opening it (-ENOENT, -EROFS, ...).
+ * no whole page; -EROFS if it is read-only; -EBUSY if it is in use
+ * (mounted, swap, opened exclusively elsewhere); -ENOMEM; or the error of
+ * opening it (-ENOENT, -EACCES, ...).
  */
 int rzs_backing_open(struct rzs_backing *b, const char *path)
 {
