@@ -61,6 +61,7 @@ def wb(guest: Guest) -> Iterator[tuple[Rzs, Backing]]:
         guest.run(f"for f in /sys/block/loop*/make-it-fail; do echo 0 > $f; done; "
                   f"test -d {fail} && echo 0 > {fail}/probability", check=False)
         r.cleanup()
+        guest.run("echo 1 > /sys/block/zram0/reset", check=False)   # the reference's
         b.cleanup()
         guest.run(f"rm -rf {WORK}", check=False)
         assert not r.loaded()
@@ -414,3 +415,42 @@ def test_bad_input_changes_nothing(wb: tuple[Rzs, Backing], guest: Guest) -> Non
         assert rzs.write(0, "writeback", "huge").failed_with("ENODEV")
     finally:
         guest.run(f"swapoff {busy}", check=False)
+
+
+# ---------------------------------------------------------------------------
+# against zram
+
+
+def _timed_writeback(g: Guest, sysdir: str) -> tuple[float, int]:
+    """`echo idle > writeback` after `idle all`: (seconds, pages written)."""
+    g.run(f"echo all > {sysdir}/idle")
+    t = g.run(f"a=$(date +%s%N); echo idle > {sysdir}/writeback; b=$(date +%s%N); "
+              f"echo $((b - a))").stdout.strip()
+    writes = int(g.run(f"cat {sysdir}/bd_stat").stdout.split()[2])
+    return int(t) / 1e9, writes * 4096 // PAGE
+
+
+@pytest.mark.both_flavours
+def test_writeback_rate_against_zram(wb: tuple[Rzs, Backing], guest: Guest) -> None:
+    """The same 64 MiB mix written back by ramzswap and by this kernel's zram
+    to the same loop device, in one boot: both write every pool page and read
+    it all back right.  The rates are printed (never asserted)."""
+    rzs, back = wb
+    loop = back.make(256)
+    rzs.insmod()
+    make_mixed_file(guest, f"{WORK}/data", 16)
+    size = 64 * MiB
+    rates: dict[str, float] = {}
+    for name, sysdir, dev in (("ramzswap", "/sys/block/ramzswap0", "/dev/ramzswap0"),
+                              ("zram", "/sys/block/zram0", "/dev/zram0")):
+        guest.run(f"echo {loop} > {sysdir}/backing_dev && echo 256M > {sysdir}/disksize && "
+                  f"dd if={WORK}/data of={dev} bs=1M oflag=direct status=none && "
+                  f"echo 3 > /proc/sys/vm/drop_caches")
+        same = int(guest.run(f"cat {sysdir}/mm_stat").stdout.split()[5])
+        secs, pages = _timed_writeback(guest, sysdir)
+        assert pages == size // PAGE - same, (name, pages, same)
+        guest.run(f"dd if={dev} bs=1M count=64 iflag=direct status=none | cmp - {WORK}/data")
+        guest.run(f"echo 1 > {sysdir}/reset")
+        rates[name] = pages * PAGE / MiB / secs
+        print(f"{name}: wrote back {pages} pages in {secs:.2f} s: {rates[name]:.1f} MiB/s")
+    print(f"writeback rate ramzswap/zram: {rates['ramzswap'] / rates['zram']:.2f}")
