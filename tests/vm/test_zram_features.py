@@ -342,6 +342,15 @@ def test_algorithm_params_level(wb: tuple[Rzs, Backing], guest: Guest) -> None:
 # bad input
 
 
+def _refused(rzs: Rzs, cases: list[tuple[str, str, str]], probe: str, state: str) -> None:
+    """Each (path, value, errno) write fails with that errno, and *probe*
+    still prints *state* after it."""
+    results = rzs.write_each([(path, value) for path, value, _ in cases], probe)
+    for (path, value, errno), (res, seen) in zip(cases, results, strict=True):
+        assert res.failed_with(errno), (path, value, errno, res)
+        assert seen == state, (path, value, seen)
+
+
 def test_bad_input_changes_nothing(wb: tuple[Rzs, Backing], guest: Guest) -> None:
     """Every new attribute refuses what is malformed or comes in the wrong
     state with zram's errno, and leaves what it holds as it was."""
@@ -382,10 +391,7 @@ def test_bad_input_changes_nothing(wb: tuple[Rzs, Backing], guest: Guest) -> Non
                  "/sys/block/ramzswap0/writeback_limit /sys/block/ramzswap0/writeback_limit_enable")
         first = guest.run(probe).stdout.strip()
         assert first == "none\n0\n0", first
-        for (path, value, errno), (res, seen) in zip(cases, rzs.write_each(
-                [(pth, v) for pth, v, _ in cases], probe), strict=True):
-            assert res.failed_with(errno), (path, value, errno, res)
-            assert seen == first, (path, value, seen)
+        _refused(rzs, cases, probe, first)
 
         rzs.set(0, "comp_algorithm", "zstd")
         assert rzs.write(0, "algorithm_params", "level=100").failed_with("EINVAL")
@@ -404,10 +410,7 @@ def test_bad_input_changes_nothing(wb: tuple[Rzs, Backing], guest: Guest) -> Non
             (p(0, "idle"), "later", "EINVAL"),
             (p(0, "recompress"), "type=idle", "EINVAL"),        # no secondary algorithm
         ]
-        for (path, value, errno), (res, seen) in zip(after_init, rzs.write_each(
-                [(pth, v) for pth, v, _ in after_init], probe), strict=True):
-            assert res.failed_with(errno), (path, value, errno, res)
-            assert seen == state, (path, value, seen)
+        _refused(rzs, after_init, probe, state)
         rzs.reset(0)
         assert rzs.read(0, "backing_dev") == "none"        # reset drops it, as zram's
         # a device without backing device refuses writeback with ENODEV
