@@ -28,7 +28,7 @@ from vm.testing.swap import vmstat
 pytestmark = pytest.mark.vm
 
 # CONFIG_CRYPTO_LZO (lzo, lzo-rle), CONFIG_CRYPTO_LZ4, CONFIG_CRYPTO_ZSTD
-EXPECTED_COMPRESSORS = ("lzo", "lzo-rle", "lz4", "zstd")
+EXPECTED_COMPRESSORS = ("lzo", "lzo-rle", "lz4", "lz4hc", "zstd")
 
 
 def _zero_stats(r: Rzs, dev: int) -> None:
