@@ -1602,7 +1602,8 @@ static ssize_t idle_store(struct device *dev, struct device_attribute *attr,
 	} else {
 		u32 now = rzs_now();
 
-		if (kstrtoull(buf, 10, &age))
+		/* any base, as zram reads it */
+		if (kstrtoull(buf, 0, &age))
 			return -EINVAL;
 		/* older than boot: none; an age of 0: all until now */
 		cutoff = age >= now ? 0 : now - (u32)age;
