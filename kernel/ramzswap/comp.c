@@ -139,12 +139,10 @@ int rzs_comp_check_level(const char *name, int level)
 	if (level == RZS_NO_LEVEL)
 		return 0;
 	switch (rzs_lib_of(name)) {
-	case RZS_LIB_ZSTD:
 #if IS_REACHABLE(CONFIG_ZSTD_COMPRESS)
+	case RZS_LIB_ZSTD:
 		return level && level >= zstd_min_clevel() &&
 		       level <= zstd_max_clevel() ? 0 : -EINVAL;
-#else
-		return -EOPNOTSUPP;
 #endif
 	case RZS_LIB_LZ4HC:
 		return level >= 1 && level <= LZ4HC_MAX_CLEVEL ? 0 : -EINVAL;
