@@ -12,6 +12,7 @@ import os
 import resource
 import shutil
 import subprocess
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,30 @@ def test_pageout(hog: Path) -> None:
     assert json.loads(res.stdout)["pageout"] is True
 
 
+def test_hold_waits_for_its_file_after_the_page_out(hog: Path, tmp_path: Path) -> None:
+    """--hold: PATH.held appears once the pages are written and paged out;
+    the hog verifies only once PATH exists."""
+    go = tmp_path / "go"
+    held = tmp_path / "go.held"
+    p = subprocess.Popen([str(hog), "--mib", "4", "--pageout", "--json", "--quiet",
+                          "--hold", str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(600):
+            if held.exists():
+                break
+            assert p.poll() is None, p.communicate()
+            time.sleep(0.05)
+        assert held.exists(), "the hog never announced that it holds its pages"
+        time.sleep(0.3)
+        assert p.poll() is None, "the hog went on without its go file"
+        go.touch()
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    assert json.loads(out)["mismatches"] == 0
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -142,6 +167,7 @@ def test_pageout(hog: Path) -> None:
         ("--mib", "8", "--passes", "0"),
         ("--mib", "1", "--corrupt-page", "256"),
         ("--mib", "1", "--bogus"),
+        ("--mib", "1", "--hold", ""),
     ],
 )
 def test_usage_errors_exit_2(hog: Path, args: tuple[str, ...]) -> None:

@@ -7,7 +7,10 @@
  * The test harness sizes N above the guest's free RAM so the kernel has to
  * swap the pages out and back in between the write and the verify; with
  * --pageout the hog also asks the kernel to page its memory out itself
- * (madvise MADV_PAGEOUT, Linux >= 5.4) before every verify pass.
+ * (madvise MADV_PAGEOUT, Linux >= 5.4) before every verify pass.  With
+ * --hold PATH it stops after the first page-out, creates PATH.held, and
+ * waits for PATH to exist before verifying: a test acts on the swapped-out
+ * pages (writeback, recompression) while the hog keeps them.
  *
  * Page kinds (see usage()):
  *   zero    all zero
@@ -29,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #ifndef MADV_PAGEOUT
@@ -446,6 +450,30 @@ static int arena_pageout(const struct arena *a)
 	return 0;
 }
 
+/* --hold: announce PATH.held, then poll for PATH every 50 ms. */
+static int hold(const char *path)
+{
+	const struct timespec tick = { 0, 50 * 1000 * 1000 };
+	char held[4100];
+	struct stat st;
+	FILE *f;
+
+	snprintf(held, sizeof(held), "%s.held", path);
+	f = fopen(held, "w");
+	if (!f || fclose(f)) {
+		fprintf(stderr, "hog: cannot create %s: %s\n", held, strerror(errno));
+		return -1;
+	}
+	while (stat(path, &st) != 0) {
+		if (errno != ENOENT) {
+			fprintf(stderr, "hog: cannot stat %s: %s\n", path, strerror(errno));
+			return -1;
+		}
+		nanosleep(&tick, NULL);
+	}
+	return 0;
+}
+
 /* ---- progress and timing ------------------------------------------------- */
 
 static double now_seconds(void)
@@ -500,6 +528,7 @@ struct options {
 	int have_mib;
 	int64_t corrupt_page; /* -1: none */
 	int64_t dump_page;    /* -1: none */
+	const char *hold;     /* NULL: none */
 };
 
 static void usage(FILE *f)
@@ -520,6 +549,8 @@ static void usage(FILE *f)
 		"  --passes P       verify passes (default 1); mismatches counts distinct pages,\n"
 		"                   pass_mismatches each pass, verify_seconds all passes\n"
 		"  --pageout        madvise(MADV_PAGEOUT) all memory before each verify pass\n"
+		"  --hold PATH      after the first page-out create PATH.held, then wait until\n"
+		"                   PATH exists before verifying\n"
 		"  --json           print exactly one JSON line on stdout\n"
 		"  --quiet          no progress on stderr\n"
 		"  --corrupt-page K test only: flip one byte of page K after filling\n"
@@ -627,6 +658,10 @@ static void parse_args(int argc, char **argv, struct options *o)
 		} else if ((v = opt_value(argc, argv, &i, "--kind"))) {
 			if (parse_kind(v, &o->kind))
 				bad_value("--kind", v);
+		} else if ((v = opt_value(argc, argv, &i, "--hold"))) {
+			if (!*v || strlen(v) > 4000)
+				bad_value("--hold", v);
+			o->hold = v;
 		} else if ((v = opt_value(argc, argv, &i, "--corrupt-page"))) {
 			if (parse_u64(v, &n) || n > INT64_MAX)
 				bad_value("--corrupt-page", v);
@@ -767,6 +802,8 @@ int main(int argc, char **argv)
 
 	for (pass = 0; pass < o.passes; pass++) {
 		if (o.pageout && arena_pageout(&a))
+			return 2;
+		if (!pass && o.hold && hold(o.hold))
 			return 2;
 		t0 = now_seconds();
 		pass_bad[pass] = verify_pages(&a, &o, pass, bad, &first);
