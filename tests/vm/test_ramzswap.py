@@ -548,24 +548,10 @@ def test_compact_under_swap_load(rzs: Rzs, guest: Any) -> None:
     1.5x the available memory goes through ramzswap as swap: every page of
     the hog verified, nothing read wrong, the books balanced after."""
     rzs.insmod()
-    guest.run("swapoff -a")
     rzs.init(0, "1G")
-    guest.run("mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
-    try:
-        with swap.background(guest, "while :; do echo 1 > /sys/block/ramzswap0/compact; "
-                                    "sleep 0.2; done"):
-            run = swap.hog_through_swap(guest, 96, 1.5, seed=13)
-        mm = rzs.mm_stat(0)
-        print(f"hog {run.hog.mib} MiB ({run.free_mib} MiB available): out {run.out_mib:.0f} "
-              f"MiB, in {run.in_mib:.0f} MiB; pages_compacted {mm['pages_compacted']}")
-        assert run.hog.mismatches == 0, run.hog.raw
-        assert run.out_mib > run.free_mib, run
-    finally:
-        guest.run("swapoff /dev/ramzswap0", timeout=900, check=False)
-    io = rzs.io_stat(0)
-    assert io["failed_reads"] == io["failed_writes"] == io["invalid_io"] == 0, io
-    mm, _xv = rzs.check_accounting(0)
-    assert mm["orig_data_size"] // PAGE <= 1 + rzs.debug_stat(0)["miss_free"], mm
+    rzs.hog_under("while :; do echo 1 > /sys/block/ramzswap0/compact; sleep 0.2; done",
+                  seed=13)
+    print(f"pages_compacted {rzs.mm_stat(0)['pages_compacted']}")
 
 
 # ---------------------------------------------------------------------------

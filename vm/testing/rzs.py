@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from vm import stats
 from vm.guest import Guest
 from vm.ssh import Result
+from vm.testing import swap
 
 PAGE = 4096
 MiB = 1 << 20
@@ -194,6 +195,27 @@ class Rzs:
         assert mm["huge_pages_since"] >= mm["huge_pages"], mm
         assert mm["mem_used_max"] >= mm["mem_used_total"], mm
         return mm, xv
+
+    def hog_under(self, loop: str, seed: int) -> swap.SwapRun:
+        """ramzswap0 (initialised) as the only swap while the shell command
+        *loop* runs in the background and a hog of 1.5x the available memory
+        goes through it: every page verified, swap really used, no I/O error,
+        the books balanced after swapoff and nothing left stored."""
+        self.g.run("swapoff -a; mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
+        try:
+            with swap.background(self.g, loop):
+                run = swap.hog_through_swap(self.g, 96, 1.5, seed=seed)
+            print(f"hog {run.hog.mib} MiB ({run.free_mib} MiB available): out "
+                  f"{run.out_mib:.0f} MiB, in {run.in_mib:.0f} MiB")
+            assert run.hog.mismatches == 0, run.hog.raw
+            assert run.out_mib > run.free_mib, run
+        finally:
+            self.g.run("swapoff /dev/ramzswap0", timeout=900, check=False)
+        io = self.io_stat(0)
+        assert io["failed_reads"] == io["failed_writes"] == io["invalid_io"] == 0, io
+        mm, _ = self.check_accounting(0)
+        assert mm["orig_data_size"] // PAGE <= 1 + self.debug_stat(0)["miss_free"], mm
+        return run
 
 
 def kernel_zeros(guest: Guest, dev: int, offset_mib: int, length_mib: int) -> None:

@@ -115,6 +115,43 @@ def hog_through_swap(g: Guest, leave_mib: int, factor: float, seed: int,
                    (after["pswpin"] - before["pswpin"]) * page_mib)
 
 
+class HeldHog:
+    """A hog holding its pages paged out (hog_held_out); its result once
+    it has verified them."""
+
+    def __init__(self, mib: int) -> None:
+        self.mib = mib
+        self.result: HogResult | None = None
+
+
+@contextlib.contextmanager
+def hog_held_out(g: Guest, mib: int, seed: int, timeout: float = 1800.0) -> Iterator[HeldHog]:
+    """A mixed hog of *mib* MiB writes its pages, pages them all out and holds
+    them for the duration of the block (hog --hold); after the block it
+    verifies every page, and its result is in the yielded HeldHog."""
+    d = g.run("mktemp -d /tmp/hog.XXXXXX").stdout.strip()
+    go = f"{d}/go"
+    g.run(f"nohup {g.hog} --mib {mib} --kind mixed --seed {seed} --pageout --json --quiet "
+          f"--hold {go} >{d}/out 2>{d}/err & echo $! >{d}/pid")
+    waited = g.run(f"while ! test -e {go}.held; do kill -0 $(cat {d}/pid) 2>/dev/null || "
+                   f"exit 1; sleep 0.2; done", timeout=timeout, check=False)
+    held = HeldHog(mib)
+    t0 = time.monotonic()
+    try:
+        assert waited.status == 0, \
+            f"the hog exited before holding its pages: {g.run(f'cat {d}/err').stdout}"
+        yield held
+    finally:
+        g.run(f"touch {go}")
+        g.run(f"while kill -0 $(cat {d}/pid) 2>/dev/null; do sleep 0.2; done",
+              timeout=timeout)
+    out = g.run(f"cat {d}/out").stdout
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    assert lines, f"hog printed no JSON summary; stderr: {g.run(f'cat {d}/err').stdout}"
+    held.result = HogResult(json.loads(lines[-1]), time.monotonic() - t0)
+    g.run(f"rm -rf {d}")
+
+
 @contextlib.contextmanager
 def background(g: Guest, loop: str) -> Iterator[None]:
     """Run the shell command *loop* in the guest in the background for the
