@@ -98,26 +98,46 @@ void rzs_backing_close(struct rzs_backing *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Take the first free block in [@from, @to); nr_blocks if there is none. */
+static unsigned long rzs_backing_take(struct rzs_backing *b, unsigned long from,
+				      unsigned long to)
+{
+	unsigned long idx = from;
+
+	for (;;) {
+		idx = find_next_zero_bit(b->bitmap, to, idx);
+		if (idx >= to)
+			return b->nr_blocks;
+		if (!test_and_set_bit(idx, b->bitmap))
+			return idx;
+	}
+}
+
 /**
  * rzs_backing_alloc() - take a free block
  * @b: an open backing device
  * @blk: set to the block
  *
+ * Next fit: the search starts after the block taken last and wraps once,
+ * so a block just given back is not the next one handed out, as it would
+ * be with lowest-first (see rzs_read_slot() on reads racing a free).
  * Does not sleep.
  *
  * Return: 0, or -ENOSPC if every block is taken.
  */
 int rzs_backing_alloc(struct rzs_backing *b, unsigned long *blk)
 {
-	unsigned long idx = 0;
+	unsigned long start = READ_ONCE(b->next);
+	unsigned long idx;
 
-	for (;;) {
-		idx = find_next_zero_bit(b->bitmap, b->nr_blocks, idx);
-		if (idx >= b->nr_blocks)
-			return -ENOSPC;
-		if (!test_and_set_bit(idx, b->bitmap))
-			break;
-	}
+	if (start >= b->nr_blocks)
+		start = 0;
+	idx = rzs_backing_take(b, start, b->nr_blocks);
+	if (idx == b->nr_blocks)
+		idx = rzs_backing_take(b, 0, start);
+	if (idx == b->nr_blocks)
+		return -ENOSPC;
+	WRITE_ONCE(b->next, idx + 1);
 	*blk = idx;
 	return 0;
 }

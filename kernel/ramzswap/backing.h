@@ -17,12 +17,14 @@ struct page;
  * @bdev: its block_device
  * @bitmap: one bit per page-sized block, set while a slot owns the block
  * @nr_blocks: blocks on the device
+ * @next: where rzs_backing_alloc() looks first (next fit)
  */
 struct rzs_backing {
 	struct file *file;
 	struct block_device *bdev;
 	unsigned long *bitmap;
 	unsigned long nr_blocks;
+	unsigned long next;
 };
 
 int rzs_backing_open(struct rzs_backing *b, const char *path);

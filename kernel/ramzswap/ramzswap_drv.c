@@ -365,6 +365,18 @@ static int rzs_read_backing(struct ramzswap *rzs, unsigned long index,
 	return ret;
 }
 
+/* Is entry @index still written back, to block @blk? */
+static bool rzs_still_on_block(struct ramzswap *rzs, unsigned long index,
+			       unsigned long blk)
+{
+	bool same;
+
+	rzs_slot_lock(rzs, index);
+	same = rzs_test_flag(rzs, index, RZS_WB) && rzs->table[index].handle == blk;
+	rzs_slot_unlock(rzs, index);
+	return same;
+}
+
 /*
  * Fill @page with the content of entry @index; @touch: this is an access
  * (clears the idle mark, sets the access time), not writeback or
@@ -375,8 +387,15 @@ static int rzs_read_backing(struct ramzswap *rzs, unsigned long index,
  * over if the entry was rewritten meanwhile into one that needs another.
  *
  * A written-back entry is read from the backing device after the entry
- * lock is dropped; its block is only reused once the entry is freed or
- * rewritten, which swap and filesystems do not do to a block they read.
+ * lock is dropped (the read sleeps).  If the entry was freed or rewritten
+ * meanwhile, its block may already hold another entry's page (a device
+ * may complete a later write to the block before this read): so the entry
+ * is looked at again after the read, and the read starts over on what the
+ * entry holds now unless it is still written back to that same block.
+ * Not caught: the entry itself rewritten and written back onto that same
+ * block again within the one read, after another entry had it in between;
+ * next-fit block allocation makes that two reuses of one block in the
+ * time of a read.
  */
 static int rzs_read_slot(struct ramzswap *rzs, unsigned long index,
 			 struct page *page, bool touch)
@@ -388,6 +407,7 @@ static int rzs_read_slot(struct ramzswap *rzs, unsigned long index,
 	void *dst, *src;
 	int ret = 0;
 
+start:
 	flags = READ_ONCE(rzs->table[index].flags);
 	if (rzs_flags_need_strm(flags)) {
 		prio = rzs_flags_prio(flags);
@@ -404,7 +424,13 @@ again:
 		kunmap_local(dst);
 		if (strm)
 			rzs_strm_put(strm);
-		return rzs_read_backing(rzs, index, handle, page);
+		ret = rzs_read_backing(rzs, index, handle, page);
+		if (ret || rzs_still_on_block(rzs, index, handle))
+			return ret;
+		strm = NULL;
+		prio = RZS_PRIMARY_COMP;
+		touch = false;
+		goto start;
 	}
 	if (!rzs_test_flag(rzs, index, RZS_ALLOCATED)) {
 		unsigned long element = 0;

@@ -270,6 +270,39 @@ def test_writeback_idle_of_held_hog_saves_ram(wb: tuple[Rzs, Backing], guest: Gu
     rzs.check_accounting(0)
 
 
+def test_reads_racing_rewrites_and_writeback_get_their_own_pages(
+        wb: tuple[Rzs, Backing], guest: Guest) -> None:
+    """A written-back page is read from the backing device after the entry
+    lock is dropped.  While a reader reads random pages for 60 s, a writer
+    rewrites them all round after round (freeing their blocks) and a loop
+    writes every page back as soon as it can (handing the blocks out anew):
+    every read returns what the writer put at that index in one round or
+    another, never another index's page."""
+    rzs, back = wb
+    tool = guest.programs["rzstool"]
+    pages = 32
+    rzs.insmod()
+    rzs.set(0, "backing_dev", back.make(64))
+    rzs.init(0, "64M")
+    sysdir = "/sys/block/ramzswap0"
+    guest.run(f"{tool} fiwrite /dev/ramzswap0 {pages} 1 >/dev/null && "
+              f"echo all > {sysdir}/idle && echo idle > {sysdir}/writeback")
+    writer = (f"s=2; while :; do {tool} fiwrite /dev/ramzswap0 {pages} $s >/dev/null; "
+              f"echo $s >> {WORK}/rounds; s=$((3 - s)); done")
+    writeback = (f"while :; do echo all > {sysdir}/idle; echo idle > {sysdir}/writeback; "
+                 f"done")
+    with swap.background(guest, writer), swap.background(guest, writeback):
+        res = guest.run(f"{tool} readloop /dev/ramzswap0 {pages} 60 1 2", timeout=300,
+                        check=False)
+    guest.run("pkill -x rzstool; while pgrep -x rzstool >/dev/null; do sleep 0.1; done")
+    rounds = len(guest.run(f"cat {WORK}/rounds").stdout.split())
+    bd = rzs.bd_stat(0)
+    print(f"readloop {res.stdout.strip()}; {rounds} writer rounds; bd_stat {bd}")
+    assert res.status == 0, res.describe()
+    assert rounds >= 2 and bd["bd_reads"] > 0, (rounds, bd)
+    rzs.check_accounting(0)
+
+
 @pytest.mark.klog_allow(r"ramzswap: ramzswap0: reading page 7 from the backing device failed: -5")
 def test_backing_read_error_fails_that_page_only(wb: tuple[Rzs, Backing],
                                                 guest: Guest) -> None:

@@ -26,6 +26,11 @@
  *       compare) and close PATH in a loop; count outcomes by errno.  rw uses
  *       pages FIRST .. FIRST + PAGES - 1, one per iteration in turn (give
  *       concurrent writers disjoint ranges).
+ *   rzstool readloop DEV NPAGES SECONDS SEED [SEED ...]
+ *       Read random pages of the first NPAGES with O_DIRECT for SECONDS;
+ *       each must hold its index's content for one of the SEEDs (what
+ *       concurrent writers put there): count reads that match, that hold
+ *       anything else, and that fail.
  *   rzstool spam SECONDS PATH VALUE [PATH VALUE ...]
  *       Write each VALUE to its PATH in turn, in a loop; count by errno.
  *   rzstool failnth MAX [--from N] [--to N] [--step S] [--stop-kmsg P] [-v] OP [UNDO]
@@ -682,6 +687,57 @@ static int cmd_openloop(int argc, char **argv)
 	return mismatches ? 1 : 0;
 }
 
+#define READLOOP_SEEDS 8
+
+static int cmd_readloop(int argc, char **argv)
+{
+	long npages, reads = 0, match = 0, other = 0, rderr = 0, first_other = -1;
+	uint64_t seeds[READLOOP_SEEDS], rng = 0x9e3779b97f4a7c15ull;
+	unsigned char *buf, *rbuf;
+	int nseeds, k, fd;
+	double end;
+
+	if (argc < 6 || argc - 5 > READLOOP_SEEDS)
+		return 2;
+	npages = parse_long(argv[3], "NPAGES");
+	end = now() + (double)parse_long(argv[4], "SECONDS");
+	nseeds = argc - 5;
+	for (k = 0; k < nseeds; k++)
+		seeds[k] = (uint64_t)parse_long(argv[5 + k], "SEED");
+	fd = open(argv[2], O_RDONLY | O_DIRECT);
+	if (fd < 0)
+		die(argv[2]);
+	buf = page_buf();
+	rbuf = page_buf();
+	while (now() < end) {
+		uint64_t idx;
+
+		rng = mix64(rng);
+		idx = rng % (uint64_t)npages;
+		reads++;
+		if (pread(fd, rbuf, PAGE, (off_t)idx * PAGE) != (ssize_t)PAGE) {
+			rderr++;
+			continue;
+		}
+		for (k = 0; k < nseeds; k++) {
+			gen_page(seeds[k], idx, buf);
+			if (!memcmp(buf, rbuf, PAGE))
+				break;
+		}
+		if (k < nseeds) {
+			match++;
+		} else {
+			other++;
+			if (first_other < 0)
+				first_other = (long)idx;
+		}
+	}
+	close(fd);
+	printf("{\"reads\": %ld, \"match\": %ld, \"other\": %ld, \"first_other\": %ld, "
+	       "\"read_errors\": %ld}\n", reads, match, other, first_other, rderr);
+	return other || rderr ? 1 : 0;
+}
+
 static int cmd_spam(int argc, char **argv)
 {
 	struct counts c[8];
@@ -993,6 +1049,7 @@ static void usage(void)
 		"       rzstool pageout PID SECONDS [--fail]\n"
 		"       rzstool sysfuzz SPECFILE [START]\n"
 		"       rzstool openloop PATH SECONDS open|rw [PAGES [FIRST]]\n"
+		"       rzstool readloop DEV NPAGES SECONDS SEED [SEED ...]\n"
 		"       rzstool spam SECONDS PATH VALUE [PATH VALUE ...]\n"
 		"       rzstool failnth MAX [--from N] [--to N] [--step S] [--stop-kmsg P] [-v]\n"
 		"                       OP [UNDO]\n"
@@ -1019,6 +1076,8 @@ int main(int argc, char **argv)
 		r = cmd_sysfuzz(argc, argv);
 	else if (!strcmp(argv[1], "openloop"))
 		r = cmd_openloop(argc, argv);
+	else if (!strcmp(argv[1], "readloop"))
+		r = cmd_readloop(argc, argv);
 	else if (!strcmp(argv[1], "spam"))
 		r = cmd_spam(argc, argv);
 	else if (!strcmp(argv[1], "failnth"))
