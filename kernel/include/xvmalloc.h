@@ -36,6 +36,10 @@ enum xv_mapmode {
  * @pages_highmem: of those, pages in high memory
  * @alloc_failures: xv_malloc() calls that returned -ENOMEM
  * @pages_compacted: pages xv_compact() has given back since creation
+ * @pages_stashed: of @pages_total, pages kept free for the next growth (a
+ *	few at most; given back by xv_compact() and xv_destroy_pool())
+ * @meta_bytes: lowmem the pool's metadata holds (free-block nodes, area
+ *	table), beyond a fixed part per pool
  */
 struct xv_pool_stats {
 	u64 objects;
@@ -45,6 +49,8 @@ struct xv_pool_stats {
 	u64 pages_highmem;
 	u64 alloc_failures;
 	u64 pages_compacted;
+	u64 pages_stashed;
+	u64 meta_bytes;
 };
 
 /*

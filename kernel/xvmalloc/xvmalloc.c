@@ -186,10 +186,9 @@ static u32 xv_hdr_free(u32 bsize)
 	return XV_HDR_FREE | (bsize >> XV_ALIGN_SHIFT) << XV_HDR_BSIZE_SHIFT;
 }
 
-static u32 xv_hdr_used(u32 bsize, u32 osize, u32 prev_free)
+static u32 xv_hdr_used(u32 bsize, u32 osize)
 {
-	return prev_free | (bsize >> XV_ALIGN_SHIFT) << XV_HDR_BSIZE_SHIFT |
-	       osize << XV_HDR_OSIZE_SHIFT;
+	return (bsize >> XV_ALIGN_SHIFT) << XV_HDR_BSIZE_SHIFT | osize << XV_HDR_OSIZE_SHIFT;
 }
 
 /* Bytes of the block holding an object of @size bytes. */
@@ -331,13 +330,6 @@ static void xv_cwr(struct xv_kmc *c, const struct xv_area *area, u32 off, u32 va
 	kunmap_local(base);
 }
 
-/* Set field @field of the free block at @addr (another area, maybe). */
-static void xv_wr_link(struct xv_pool *pool, struct xv_kmc *c, u32 addr, u32 field,
-		       u32 val)
-{
-	xv_cwr(c, xv_area_of(pool, xv_addr_id(addr)), xv_addr_off(addr) + field, val);
-}
-
 /* Copy @len bytes at @off of an area (two pages at most) to @dst. */
 static void xv_copy_from(const struct xv_area *area, u32 off, u32 len, void *dst)
 {
@@ -359,83 +351,166 @@ static void xv_copy_to(const struct xv_area *area, u32 off, u32 len, const void 
 		memcpy_to_page(area->pages[pg + 1], 0, (const char *)src + first, len - first);
 }
 
-/* ---- free lists --------------------------------------------------------- */
+/* ---- free-block nodes (lowmem) ------------------------------------------ */
 
-static void xv_list_insert(struct xv_pool *pool, struct xv_kmc *c,
-			   const struct xv_area *area, u32 addr, u32 bsize)
+static struct xv_node *xv_node(struct xv_pool *pool, u32 nid)
 {
-	u32 fl, sl, head, off = xv_addr_off(addr);
+	return &pool->ndir[nid / XV_CHUNK_NODES][nid % XV_CHUNK_NODES];
+}
 
-	xv_class(bsize, &fl, &sl);
+static bool xv_chain_end(u32 nid)
+{
+	return !nid || nid & XV_NODE_END;
+}
+
+/* The area of node @nid: the id its area's chain ends with. */
+static u32 xv_node_area(struct xv_pool *pool, u32 nid)
+{
+	while (!(nid & XV_NODE_END))
+		nid = xv_node(pool, nid)->anext;
+	return nid & ~XV_NODE_END;
+}
+
+static u32 xv_node_get(struct xv_pool *pool)
+{
+	u32 nid = pool->node_free;
+
+	if (nid) {
+		pool->node_free = xv_node(pool, nid)->next;
+		pool->nodes_spare--;
+	}
+	return nid;
+}
+
+static void xv_node_put(struct xv_pool *pool, u32 nid)
+{
+	xv_node(pool, nid)->next = pool->node_free;
+	pool->node_free = nid;
+	pool->nodes_spare++;
+}
+
+/* A node chunk and, if the directory is full, a directory twice as long. */
+struct xv_nodes_grow {
+	struct xv_node *chunk;
+	struct xv_node **dir;
+	u32 dir_len;
+};
+
+static int xv_nodes_alloc(struct xv_pool *pool, struct xv_nodes_grow *ng, gfp_t gfp)
+{
+	u32 len = READ_ONCE(pool->ndir_len);
+
+	if (!ng->chunk)
+		ng->chunk = kmalloc(PAGE_SIZE, gfp);
+	if (READ_ONCE(pool->node_chunks) >= len && !ng->dir) {
+		ng->dir_len = max_t(u32, 2 * len, XV_NDIR_MIN);
+		ng->dir = kmalloc_array(ng->dir_len, sizeof(*ng->dir), gfp);
+	}
+	return ng->chunk ? 0 : -ENOMEM;
+}
+
+/* Under the lock: add @ng's chunk to the node table if it fits. */
+static void xv_nodes_install(struct xv_pool *pool, struct xv_nodes_grow *ng)
+{
+	struct xv_node **old;
+	u32 i, base;
+
+	if (pool->node_chunks == pool->ndir_len) {
+		if (!ng->dir || ng->dir_len <= pool->ndir_len)
+			return;
+		old = pool->ndir;
+		if (pool->ndir_len)
+			memcpy(ng->dir, old, pool->ndir_len * sizeof(*old));
+		pool->meta_bytes += (ng->dir_len - pool->ndir_len) * sizeof(*old);
+		pool->ndir = ng->dir;
+		pool->ndir_len = ng->dir_len;
+		ng->dir = old;		/* freed by the caller */
+	}
+	if (!ng->chunk)
+		return;
+	base = pool->node_chunks * XV_CHUNK_NODES;
+	pool->ndir[pool->node_chunks++] = ng->chunk;
+	ng->chunk = NULL;
+	pool->meta_bytes += PAGE_SIZE;
+	/* node 0 is never handed out: it means "none" */
+	for (i = XV_CHUNK_NODES; i-- > (base ? 0 : 1); )
+		xv_node_put(pool, base + i);
+}
+
+static void xv_nodes_release(struct xv_nodes_grow *ng)
+{
+	kfree(ng->chunk);
+	kfree(ng->dir);
+	ng->chunk = NULL;
+	ng->dir = NULL;
+}
+
+/* Under the lock, in any context: try to get spare nodes without sleeping. */
+static bool xv_nodes_now(struct xv_pool *pool)
+{
+	struct xv_nodes_grow ng = {};
+
+	if (pool->node_free)
+		return true;
+	xv_nodes_alloc(pool, &ng, GFP_NOWAIT | __GFP_NOWARN);
+	xv_nodes_install(pool, &ng);
+	xv_nodes_release(&ng);
+	return pool->node_free;
+}
+
+/* ---- free lists ---------------------------------------------------------- */
+
+static void xv_list_insert(struct xv_pool *pool, u32 nid)
+{
+	struct xv_node *n = xv_node(pool, nid);
+	u32 fl, sl, head;
+
+	xv_class(n->size << XV_ALIGN_SHIFT, &fl, &sl);
 	head = pool->free_lists[fl][sl];
-	/* The head's back link is never read: it is left as it is. */
-	xv_cwr(c, area, off + XV_NEXT_OFF, head);
+	n->next = head;
+	n->prev = 0;
 	if (head)
-		xv_wr_link(pool, c, head, XV_PREV_OFF, addr);
-	pool->free_lists[fl][sl] = addr;
+		xv_node(pool, head)->prev = nid;
+	pool->free_lists[fl][sl] = nid;
 	pool->sl_bitmap[fl] |= 1U << sl;
 	pool->fl_bitmap |= 1U << fl;
 	xv_trace_listop(pool);
 }
 
-static void xv_list_remove(struct xv_pool *pool, struct xv_kmc *c,
-			   const struct xv_area *area, u32 addr, u32 bsize)
+static void xv_list_remove(struct xv_pool *pool, u32 nid)
 {
-	u32 fl, sl, prev, next, off = xv_addr_off(addr);
+	struct xv_node *n = xv_node(pool, nid);
+	u32 fl, sl;
 
-	xv_class(bsize, &fl, &sl);
-	next = xv_crd(c, area, off + XV_NEXT_OFF);
-	if (pool->free_lists[fl][sl] != addr) {
-		prev = xv_crd(c, area, off + XV_PREV_OFF);
-		if (next)
-			xv_wr_link(pool, c, next, XV_PREV_OFF, prev);
-		xv_wr_link(pool, c, prev, XV_NEXT_OFF, next);
+	xv_class(n->size << XV_ALIGN_SHIFT, &fl, &sl);
+	if (n->prev) {
+		xv_node(pool, n->prev)->next = n->next;
 	} else {
-		/* The next block becomes the head: its back link goes stale. */
-		pool->free_lists[fl][sl] = next;
-		if (!next) {
+		pool->free_lists[fl][sl] = n->next;
+		if (!n->next) {
 			pool->sl_bitmap[fl] &= ~(1U << sl);
 			if (!pool->sl_bitmap[fl])
 				pool->fl_bitmap &= ~(1U << fl);
 		}
 	}
+	if (n->next)
+		xv_node(pool, n->next)->prev = n->prev;
 	xv_trace_listop(pool);
 }
 
 /*
- * Write the header and footer of a free block and, unless its area is
- * isolated for compaction, put it on its list.  A block that ends the
- * area has no footer: no block follows to read it.
+ * A free block of at least @need bytes: its node, or 0.  Looks at the
+ * head of the list @need belongs to, then at the first non-empty list
+ * above it, all of whose blocks are large enough.
  */
-static void xv_make_free(struct xv_pool *pool, struct xv_kmc *c,
-			 const struct xv_area *area, u32 id, u32 off, u32 bsize)
+static u32 xv_find(struct xv_pool *pool, u32 need)
 {
-	u32 hdr = xv_hdr_free(bsize);
-
-	xv_cwr(c, area, off, hdr);
-	if (off + bsize < XV_AREA_SIZE)
-		xv_cwr(c, area, off + bsize - XV_HDR_SIZE, hdr);
-	if (!(area->flags & XV_AREA_ISOLATED))
-		xv_list_insert(pool, c, area, xv_addr(id, off), bsize);
-}
-
-/*
- * A free block of at least @need bytes (its size goes to @bsize), or 0.
- * Looks at the head of the list @need belongs to, then at the first
- * non-empty list above it, all of whose blocks are large enough.
- */
-static u32 xv_find(struct xv_pool *pool, struct xv_kmc *c, u32 need, u32 *bsize)
-{
-	u32 fl, sl, addr, map;
+	u32 fl, sl, nid, map;
 
 	xv_class(need, &fl, &sl);
-	addr = pool->free_lists[fl][sl];
-	if (addr) {
-		*bsize = xv_hdr_bsize(xv_crd(c, xv_area_of(pool, xv_addr_id(addr)),
-					     xv_addr_off(addr)));
-		if (*bsize >= need)
-			return addr;
-	}
+	nid = pool->free_lists[fl][sl];
+	if (nid && xv_node(pool, nid)->size << XV_ALIGN_SHIFT >= need)
+		return nid;
 	if (++sl == XV_SL_COUNT) {
 		sl = 0;
 		fl++;
@@ -448,92 +523,56 @@ static u32 xv_find(struct xv_pool *pool, struct xv_kmc *c, u32 need, u32 *bsize)
 		fl = __ffs(map);
 		map = pool->sl_bitmap[fl];
 	}
-	addr = pool->free_lists[fl][__ffs(map)];
-	*bsize = xv_hdr_bsize(xv_crd(c, xv_area_of(pool, xv_addr_id(addr)),
-				     xv_addr_off(addr)));
-	return addr;
+	return pool->free_lists[fl][__ffs(map)];
+}
+
+/* Take node @nid out of its area's chain (@area's free blocks by offset). */
+static void xv_chain_unlink(struct xv_pool *pool, struct xv_area *area, u32 nid)
+{
+	u32 next = xv_node(pool, nid)->anext, cur = area->free_first;
+
+	if (cur == nid) {
+		area->free_first = next & XV_NODE_END ? 0 : next;
+		return;
+	}
+	while (xv_node(pool, cur)->anext != nid)
+		cur = xv_node(pool, cur)->anext;
+	xv_node(pool, cur)->anext = next;
 }
 
 /*
- * The bytes of a free block of @bsize bytes at @off that must be in memory
- * once an object of a @need-byte block is carved out of it: the object's
- * block and the header and links of the rest, if it is split off.
+ * Carve an object of @size bytes (a block of @need bytes) out of the front
+ * of free block @nid of area @id, taking the block off its list if
+ * @listed.  Writes the object's header: the only highmem access.  Returns
+ * the object's block address.
  */
-static u32 xv_take_end(u32 off, u32 bsize, u32 need)
+static u32 xv_take(struct xv_pool *pool, struct xv_kmc *c, u32 id, u32 nid, bool listed,
+		   u32 need, u32 size)
 {
-	return bsize - need < XV_MIN_BLOCK ? off + bsize : off + need + XV_FREE_HEAD;
-}
-
-/*
- * Carve an object of @size bytes (a block of @need bytes) out of the free
- * block at @addr of @bsize bytes, off the lists if @listed.  Returns the
- * object's block address.
- */
-static u32 xv_take(struct xv_pool *pool, struct xv_kmc *c, u32 addr, u32 bsize,
-		   bool listed, u32 need, u32 size)
-{
-	u32 id = xv_addr_id(addr), off = xv_addr_off(addr);
 	struct xv_area *area = xv_area_of(pool, id);
-	u32 end = off + bsize, rest = bsize - need;
+	struct xv_node *n = xv_node(pool, nid);
+	u32 off = n->off << XV_ALIGN_SHIFT, bsize = n->size << XV_ALIGN_SHIFT;
 
 	if (listed)
-		xv_list_remove(pool, c, area, addr, bsize);
+		xv_list_remove(pool, nid);
+	if (bsize - need < XV_MIN_BLOCK) {
+		need = bsize;
+		xv_chain_unlink(pool, area, nid);
+		xv_node_put(pool, nid);
+	} else {
+		n->off += need >> XV_ALIGN_SHIFT;
+		n->size -= need >> XV_ALIGN_SHIFT;
+		xv_list_insert(pool, nid);
+	}
 	pool->objects++;
 	pool->bytes_requested += size;
-	if (rest < XV_MIN_BLOCK)
-		need = bsize;
-	area->used += need;
+	area->used += need >> XV_ALIGN_SHIFT;
 	pool->used_bytes += need;
-
-	if (rest < XV_MIN_BLOCK) {
-		/* Whole block; the one after it no longer follows a free one. */
-		xv_cwr(c, area, off, xv_hdr_used(bsize, size, 0));
-		if (end < XV_AREA_SIZE)
-			xv_cwr(c, area, end, xv_crd(c, area, end) & ~XV_HDR_PREV_FREE);
-		return addr;
-	}
-	/* Object in front, free rest behind: the next block keeps PREV_FREE. */
-	xv_cwr(c, area, off, xv_hdr_used(need, size, 0));
-	xv_make_free(pool, c, area, id, off + need, rest);
-	return addr;
+	xv_cwr(c, area, off, xv_hdr_used(need, size));
+	return xv_addr(id, off);
 }
 
-/* ---- pages: growth, sparse areas ----------------------------------------- */
-
-/*
- * A free block [start, end) needs its header and links and, unless it ends
- * the area, its footer; the pages entirely within the rest, its body, are
- * given back.  Returns the first and (exclusive) last such page.
- */
-static void xv_body_pages(u32 start, u32 end, u32 *first, u32 *last)
-{
-	u32 lo = start + XV_FREE_HEAD;
-	u32 hi = end < XV_AREA_SIZE ? end - XV_HDR_SIZE : end;
-
-	*first = (lo + PAGE_SIZE - 1) >> PAGE_SHIFT;
-	*last = hi >> PAGE_SHIFT;
-}
-
-/* Under the lock: move the present body pages of a free block to @out. */
-static unsigned int xv_release_body(struct xv_pool *pool, struct xv_area *area,
-				    u32 start, u32 end, struct page **out)
-{
-	unsigned int n = 0;
-	u32 pg, last;
-
-	for (xv_body_pages(start, end, &pg, &last); pg < last; pg++) {
-		struct page *page = area->pages[pg];
-
-		if (!page)
-			continue;
-		WRITE_ONCE(area->pages[pg], NULL);
-		pool->pages_total--;
-		if (PageHighMem(page))
-			pool->pages_highmem--;
-		out[n++] = page;
-	}
-	return n;
-}
+/* ---- pages: growth, sparse areas, the stash ------------------------------ */
 
 /* Pages [*first, *last] of an area hold bytes [start, end). */
 static void xv_span(u32 start, u32 end, u32 *first, u32 *last)
@@ -553,14 +592,75 @@ static unsigned int xv_missing(const struct xv_area *area, u32 start, u32 end)
 	return n;
 }
 
-/* Pages and a table chunk xv_malloc() allocated with the lock dropped. */
+/*
+ * How many pages the stash may hold: none while xv_compact() runs (what it
+ * frees must go back), else up to XV_STASH_MAX but at most one page in
+ * XV_STASH_FRACTION of the pages in areas, so a small pool keeps none and
+ * an emptied pool holds no page.
+ */
+static unsigned int xv_stash_cap(const struct xv_pool *pool)
+{
+	unsigned long area_pages = pool->pages_total - pool->whole_objects - pool->stash_nr;
+
+	if (pool->compactor)
+		return 0;
+	return min_t(unsigned long, XV_STASH_MAX, area_pages / XV_STASH_FRACTION);
+}
+
+/* Under the lock: a page leaves an area; to the stash or to @out. */
+static void xv_page_out(struct xv_pool *pool, struct page *page, struct page **out,
+			unsigned int *n)
+{
+	if (pool->stash_nr < xv_stash_cap(pool)) {
+		pool->stash[pool->stash_nr++] = page;
+		return;
+	}
+	pool->pages_total--;
+	if (PageHighMem(page))
+		pool->pages_highmem--;
+	out[(*n)++] = page;
+}
+
+/* Under the lock: trim the stash to its cap, the excess to @out. */
+static void xv_stash_trim(struct xv_pool *pool, struct page **out, unsigned int *n)
+{
+	unsigned int cap = xv_stash_cap(pool);
+
+	while (pool->stash_nr > cap) {
+		struct page *page = pool->stash[--pool->stash_nr];
+
+		pool->pages_total--;
+		if (PageHighMem(page))
+			pool->pages_highmem--;
+		out[(*n)++] = page;
+	}
+}
+
+/* Under the lock: the pages entirely inside free block [start, end) go. */
+static void xv_release_free(struct xv_pool *pool, struct xv_area *area, u32 start,
+			    u32 end, struct page **out, unsigned int *n)
+{
+	u32 pg = DIV_ROUND_UP(start, PAGE_SIZE), last = end >> PAGE_SHIFT;
+
+	for (; pg < last; pg++) {
+		struct page *page = area->pages[pg];
+
+		if (!page)
+			continue;
+		WRITE_ONCE(area->pages[pg], NULL);
+		xv_page_out(pool, page, out, n);
+	}
+}
+
+/* Pages, table chunks and nodes xv_malloc() allocated with the lock dropped. */
 struct xv_grow {
-	struct page *pages[XV_AREA_PAGES];
+	struct page *pages[XV_AREA_PAGES + XV_STASH_MAX];
 	unsigned int nr;
 	struct xv_area *chunk;
+	struct xv_nodes_grow ng;
 };
 
-/* Under the lock: fill the holes under bytes [start, end) from @g. */
+/* Under the lock: fill the holes under bytes [start, end), stash first. */
 static void xv_populate(struct xv_pool *pool, struct xv_area *area, u32 start,
 			u32 end, struct xv_grow *g)
 {
@@ -571,9 +671,28 @@ static void xv_populate(struct xv_pool *pool, struct xv_area *area, u32 start,
 
 		if (area->pages[pg])
 			continue;
-		page = g->pages[--g->nr];
-		g->pages[g->nr] = NULL;
+		if (pool->stash_nr) {
+			page = pool->stash[--pool->stash_nr];
+		} else {
+			page = g->pages[--g->nr];
+			g->pages[g->nr] = NULL;
+			pool->pages_total++;
+			if (PageHighMem(page))
+				pool->pages_highmem++;
+		}
 		WRITE_ONCE(area->pages[pg], page);
+	}
+}
+
+/* Under the lock: what is left of @g's pages goes to the stash, if it has room. */
+static void xv_grow_stash(struct xv_pool *pool, struct xv_grow *g)
+{
+	unsigned int cap = xv_stash_cap(pool);
+
+	while (g->nr && pool->stash_nr < cap) {
+		struct page *page = g->pages[--g->nr];
+
+		pool->stash[pool->stash_nr++] = page;
 		pool->pages_total++;
 		if (PageHighMem(page))
 			pool->pages_highmem++;
@@ -603,11 +722,17 @@ static void xv_grow_release(struct xv_grow *g)
 		__free_page(g->pages[--g->nr]);
 	kfree(g->chunk);
 	g->chunk = NULL;
+	xv_nodes_release(&g->ng);
 }
 
-/* Without the lock: have @g hold @pages pages and, if @chunk, a chunk. */
-static int xv_grow_alloc(struct xv_pool *pool, struct xv_grow *g,
-			 unsigned int pages, bool chunk, gfp_t flags)
+/*
+ * Without the lock: have @g hold @pages pages and, if @chunk, a table
+ * chunk; if @nodes, a node chunk.  Then, best effort, @extra more pages
+ * for the stash: one drop of the lock brings what the next few
+ * allocations need.
+ */
+static int xv_grow_alloc(struct xv_pool *pool, struct xv_grow *g, unsigned int pages,
+			 unsigned int extra, bool chunk, bool nodes, gfp_t flags)
 {
 	gfp_t gfp = flags & ~(GFP_ZONEMASK | __GFP_COMP | __GFP_ZERO);
 
@@ -617,6 +742,8 @@ static int xv_grow_alloc(struct xv_pool *pool, struct xv_grow *g,
 		if (!g->chunk)
 			return -ENOMEM;
 	}
+	if (nodes && xv_nodes_alloc(pool, &g->ng, gfp))
+		return -ENOMEM;
 	while (g->nr < pages) {
 		struct page *page = NULL;
 
@@ -626,17 +753,26 @@ static int xv_grow_alloc(struct xv_pool *pool, struct xv_grow *g,
 			return -ENOMEM;
 		g->pages[g->nr++] = page;
 	}
+	extra = min_t(unsigned int, pages + extra, ARRAY_SIZE(g->pages));
+	while (g->nr < extra) {
+		struct page *page = alloc_page(gfp | __GFP_HIGHMEM | __GFP_NOWARN);
+
+		if (!page)
+			break;
+		g->pages[g->nr++] = page;
+	}
 	return 0;
 }
 
 /*
  * Under the lock: take a free id for a new area, back bytes [0, @end) of
- * it with pages from @g and return the address of its single free block,
- * which covers the whole area and is on no list.
+ * it and give it one free block (node @nid, on no list) covering it all.
+ * Returns the area id.
  */
-static u32 xv_install(struct xv_pool *pool, struct xv_kmc *c, struct xv_grow *g, u32 end)
+static u32 xv_install(struct xv_pool *pool, struct xv_grow *g, u32 end, u32 nid)
 {
 	struct xv_area *area;
+	struct xv_node *n;
 	u32 id;
 
 	if (pool->free_id) {
@@ -648,6 +784,7 @@ static u32 xv_install(struct xv_pool *pool, struct xv_kmc *c, struct xv_grow *g,
 		if (!pool->dir[id / XV_CHUNK_AREAS]) {
 			WRITE_ONCE(pool->dir[id / XV_CHUNK_AREAS], g->chunk);
 			g->chunk = NULL;
+			pool->meta_bytes += PAGE_SIZE;
 		}
 		area = xv_area_of(pool, id);
 		WRITE_ONCE(pool->next_id, id + 1);
@@ -655,31 +792,123 @@ static u32 xv_install(struct xv_pool *pool, struct xv_kmc *c, struct xv_grow *g,
 	memset(area, 0, sizeof(*area));
 	xv_populate(pool, area, 0, end, g);
 	pool->nr_areas++;
-	xv_cwr(c, area, 0, xv_hdr_free(XV_AREA_SIZE));
-	return xv_addr(id, 0);
+	n = xv_node(pool, nid);
+	n->off = 0;
+	n->size = XV_AREA_SIZE >> XV_ALIGN_SHIFT;
+	n->anext = XV_NODE_END | id;
+	area->free_first = nid;
+	return id;
 }
 
-/* Under the lock: take area @id out of the table; its pages go to @out. */
-static unsigned int xv_uninstall(struct xv_pool *pool, u32 id, struct page **out)
+/* Under the lock: take area @id out of the table; its pages go out. */
+static void xv_uninstall(struct xv_pool *pool, u32 id, struct page **out, unsigned int *n)
 {
 	struct xv_area *area = xv_area_of(pool, id);
-	unsigned int i, n = 0;
+	unsigned int i;
 
 	for (i = 0; i < XV_AREA_PAGES; i++) {
-		struct page *page = area->pages[i];
-
-		if (!page)
-			continue;
-		pool->pages_total--;
-		if (PageHighMem(page))
-			pool->pages_highmem--;
-		out[n++] = page;
+		if (area->pages[i])
+			xv_page_out(pool, area->pages[i], out, n);
 	}
 	memset(area, 0, sizeof(*area));
 	WRITE_ONCE(area->next_free, (unsigned long)pool->free_id << 1 | 1);
 	pool->free_id = id;
 	pool->nr_areas--;
-	return n;
+}
+
+/*
+ * Under the lock: make bytes [off, off + bsize) of area @id, which were an
+ * allocated (or pending) block, free: coalesce with the free blocks on
+ * either side (found on the area's chain, in lowmem), put the result on
+ * its list unless the area is isolated, and give back the pages now
+ * entirely free (the area's, if it is all free).  Needs a spare node if
+ * neither neighbour is free: returns false, changing nothing, if there is
+ * none.
+ */
+static bool xv_unuse(struct xv_pool *pool, u32 id, u32 off, u32 bsize, struct page **out,
+		     unsigned int *n)
+{
+	struct xv_area *area = xv_area_of(pool, id);
+	bool listed = !(area->flags & XV_AREA_ISOLATED);
+	u32 uoff = off >> XV_ALIGN_SHIFT, usize = bsize >> XV_ALIGN_SHIFT;
+	u32 prev = 0, nid = area->free_first, keep;
+	struct xv_node *pn = NULL, *nn = NULL, *k;
+
+	for (; !xv_chain_end(nid); nid = xv_node(pool, nid)->anext) {
+		if (xv_node(pool, nid)->off > uoff)
+			break;
+		prev = nid;
+	}
+	if (prev && xv_node(pool, prev)->off + xv_node(pool, prev)->size == uoff)
+		pn = xv_node(pool, prev);
+	if (!xv_chain_end(nid) && xv_node(pool, nid)->off == uoff + usize)
+		nn = xv_node(pool, nid);
+	if (!pn && !nn) {
+		keep = xv_node_get(pool);
+		if (!keep)
+			return false;
+		k = xv_node(pool, keep);
+		k->off = uoff;
+		k->size = usize;
+		if (prev) {
+			k->anext = xv_node(pool, prev)->anext;
+			xv_node(pool, prev)->anext = keep;
+		} else {
+			k->anext = area->free_first ? area->free_first : XV_NODE_END | id;
+			area->free_first = keep;
+		}
+	} else if (pn) {
+		keep = prev;
+		k = pn;
+		if (listed)
+			xv_list_remove(pool, keep);
+		k->size += usize;
+		if (nn) {
+			if (listed)
+				xv_list_remove(pool, nid);
+			k->size += nn->size;
+			k->anext = nn->anext;
+			xv_node_put(pool, nid);
+		}
+	} else {
+		keep = nid;
+		k = nn;
+		if (listed)
+			xv_list_remove(pool, keep);
+		k->off = uoff;
+		k->size += usize;
+	}
+	area->used -= usize;
+	pool->used_bytes -= bsize;
+	if (k->size == XV_AREA_SIZE >> XV_ALIGN_SHIFT) {
+		xv_node_put(pool, keep);
+		xv_uninstall(pool, id, out, n);
+		return true;
+	}
+	if (listed)
+		xv_list_insert(pool, keep);
+	xv_release_free(pool, area, k->off << XV_ALIGN_SHIFT,
+			(k->off + k->size) << XV_ALIGN_SHIFT, out, n);
+	return true;
+}
+
+/*
+ * Under the lock: turn up to @max pending blocks (frees that found no node,
+ * see xv_free()) into free blocks while spare nodes last.
+ */
+static void xv_settle(struct xv_pool *pool, struct xv_kmc *c, unsigned int max,
+		      struct page **out, unsigned int *n)
+{
+	while (pool->pending && pool->node_free && max--) {
+		u32 addr = pool->pending, id = xv_addr_id(addr), off = xv_addr_off(addr);
+		struct xv_area *area = xv_area_of(pool, id);
+		u32 hdr = xv_crd(c, area, off);
+
+		pool->pending = xv_crd(c, area, off + XV_HDR_SIZE);
+		pool->nr_pending--;
+		xv_kmc_flush(c);	/* the block's pages may go */
+		xv_unuse(pool, id, off, xv_hdr_bsize(hdr), out, n);
+	}
 }
 
 /* ---- whole-page objects -------------------------------------------------- */
@@ -842,8 +1071,13 @@ void xv_destroy_pool(struct xv_pool *pool)
 				__free_page(area->pages[i]);
 		}
 	}
+	while (pool->stash_nr)
+		__free_page(pool->stash[--pool->stash_nr]);
 	for (i = 0; i < XV_DIR_LEN; i++)
 		kfree(pool->dir[i]);
+	for (i = 0; i < pool->node_chunks; i++)
+		kfree(pool->ndir[i]);
+	kfree(pool->ndir);
 	kvfree(pool->dir);
 	kfree(pool->name);
 	kfree(pool);
@@ -860,9 +1094,10 @@ EXPORT_SYMBOL_GPL(xv_destroy_pool);
  *
  * An object of up to PAGE_SIZE - 4 bytes is packed with others: this
  * takes a bounded number of steps when the pool has room; otherwise the
- * pool grows by the pages the object needs, allocated with @flags with
- * the pool lock dropped.  A larger one gets a page of its own (with
- * @flags, without the lock), holding nothing else: no header, one page.
+ * pool grows by the pages the object needs, taken from the pool's stash
+ * or allocated with @flags with the pool lock dropped.  A larger one gets
+ * a page of its own (with @flags, without the lock), holding nothing
+ * else: no header, one page.
  *
  * Context: any context @flags allows; never sleeps unless @flags does.
  * Return: 0, -EINVAL if @size is 0 or too large, -ENOMEM if the pool
@@ -885,44 +1120,53 @@ EXPORT_SYMBOL_GPL(xv_malloc);
 /*
  * A packed object of @size bytes; its block address, or 0 if the pool
  * could not grow (counted in alloc_failures if @count).  The pages it
- * added to the pool go to *@grew, if not NULL.
+ * added under the object go to *@grew, if not NULL.
  */
 static u32 xv_alloc_packed(struct xv_pool *pool, size_t size, gfp_t flags, bool count,
 			   unsigned int *grew)
 {
+	struct page *out[XV_AREA_PAGES + XV_STASH_MAX];
+	unsigned int missing = 0, extra, n = 0;
 	struct xv_grow grow = {};
 	struct xv_kmc kmc = {};
 	unsigned long irqflags;
-	u32 need, bsize, end, addr;
-	bool failed = false, chunk;
-	unsigned int missing = 0;
+	bool failed = false, chunk, nodes;
+	u32 need, addr, nid, id;
 
 	need = xv_block_size(size);
+	/* best effort, ahead of need: frees then rarely lack a node */
+	if (READ_ONCE(pool->nodes_spare) < XV_NODES_LOW)
+		xv_nodes_alloc(pool, &grow.ng, (flags & ~(GFP_ZONEMASK | __GFP_COMP |
+						 __GFP_ZERO)) | __GFP_NOWARN);
 
 	spin_lock_irqsave(&pool->lock, irqflags);
+	xv_nodes_install(pool, &grow.ng);
+	xv_settle(pool, &kmc, 1, out, &n);
 	for (;;) {
 		chunk = false;
-		addr = xv_find(pool, &kmc, need, &bsize);
-		if (addr) {
-			/* a free block; its body pages may have to come back */
-			struct xv_area *area = xv_area_of(pool, xv_addr_id(addr));
-			u32 off = xv_addr_off(addr);
+		nodes = false;
+		nid = xv_find(pool, need);
+		if (nid) {
+			/* a free block; its pages may have to come back */
+			struct xv_node *fn = xv_node(pool, nid);
+			u32 off = fn->off << XV_ALIGN_SHIFT;
 
-			end = xv_take_end(off, bsize, need);
-			missing = xv_missing(area, off, end);
-			if (missing <= grow.nr) {
-				xv_populate(pool, area, off, end, &grow);
-				addr = xv_take(pool, &kmc, addr, bsize, true, need, size);
+			id = xv_node_area(pool, nid);
+			missing = xv_missing(xv_area_of(pool, id), off, off + need);
+			if (missing <= grow.nr + pool->stash_nr) {
+				xv_populate(pool, xv_area_of(pool, id), off, off + need, &grow);
+				addr = xv_take(pool, &kmc, id, nid, true, need, size);
 				break;
 			}
 		} else if (!xv_ids_exhausted(pool)) {
 			/* a new area, with pages for the object only */
-			end = xv_take_end(0, XV_AREA_SIZE, need);
-			missing = ((end - 1) >> PAGE_SHIFT) + 1;
+			missing = ((need - 1) >> PAGE_SHIFT) + 1;
 			chunk = xv_need_chunk(pool, &grow);
-			if (missing <= grow.nr && !chunk) {
-				addr = xv_install(pool, &kmc, &grow, end);
-				addr = xv_take(pool, &kmc, addr, XV_AREA_SIZE, false, need, size);
+			nodes = !pool->node_free;
+			if (missing <= grow.nr + pool->stash_nr && !chunk && !nodes) {
+				nid = xv_node_get(pool);
+				id = xv_install(pool, &grow, need, nid);
+				addr = xv_take(pool, &kmc, id, nid, false, need, size);
 				break;
 			}
 		} else {
@@ -935,15 +1179,24 @@ static u32 xv_alloc_packed(struct xv_pool *pool, size_t size, gfp_t flags, bool 
 			break;
 		}
 		/* Allocate without the lock, then look again: others ran meanwhile. */
+		missing -= min(missing, pool->stash_nr);
+		extra = xv_stash_cap(pool);
+		extra = extra > pool->stash_nr ? extra - pool->stash_nr : 0;
 		xv_kmc_flush(&kmc);
 		spin_unlock_irqrestore(&pool->lock, irqflags);
-		failed = xv_grow_alloc(pool, &grow, missing, chunk, flags) < 0;
+		while (n)
+			__free_page(out[--n]);
+		failed = xv_grow_alloc(pool, &grow, missing, extra, chunk, nodes, flags) < 0;
 		spin_lock_irqsave(&pool->lock, irqflags);
+		xv_nodes_install(pool, &grow.ng);
 	}
+	xv_grow_stash(pool, &grow);
 	xv_kmc_flush(&kmc);
 	spin_unlock_irqrestore(&pool->lock, irqflags);
+	while (n)
+		__free_page(out[--n]);
 	xv_grow_release(&grow);
-	/* on success, @missing pages were just put under the object */
+	/* on success, @missing pages were just allocated for the object */
 	if (grew)
 		*grew = addr ? missing : 0;
 	return addr;
@@ -954,21 +1207,22 @@ static u32 xv_alloc_packed(struct xv_pool *pool, size_t size, gfp_t flags, bool 
  * @pool: the pool
  * @handle: from xv_malloc(); 0 is ignored
  *
- * Coalesces the block with free neighbours; an area left entirely free
- * goes back to the page allocator.  The object must not be mapped.
+ * Coalesces the block with free neighbours; pages left entirely free go
+ * to the pool's stash or back to the page allocator.  The object must not
+ * be mapped.
  *
  * Context: any context.
  */
 void xv_free(struct xv_pool *pool, unsigned long handle)
 {
 	u32 id = xv_addr_id(handle), off = xv_addr_off(handle);
-	struct page *pages[XV_AREA_PAGES];
+	struct page *out[XV_AREA_PAGES + XV_STASH_MAX];
 	struct xv_kmc kmc = {};
 	unsigned int n = 0;
 	struct xv_area *area;
 	unsigned long irqflags;
-	u32 hdr, bsize, nhdr;
-	bool listed;
+	u32 hdr, bsize;
+	bool isolated;
 
 	if (!handle)
 		return;
@@ -987,42 +1241,25 @@ void xv_free(struct xv_pool *pool, unsigned long handle)
 	bsize = xv_hdr_bsize(hdr);
 	pool->objects--;
 	pool->bytes_requested -= xv_hdr_osize(hdr);
-	area->used -= bsize;
-	pool->used_bytes -= bsize;
-	/* An isolated area's free blocks are on no list (see xv_compact()). */
-	listed = !(area->flags & XV_AREA_ISOLATED);
-	if (hdr & XV_HDR_PREV_FREE) {
-		u32 psize = xv_hdr_bsize(xv_crd(&kmc, area, off - XV_HDR_SIZE));
-
-		off -= psize;
-		bsize += psize;
-		if (listed)
-			xv_list_remove(pool, &kmc, area, xv_addr(id, off), psize);
-	}
-	if (off + bsize < XV_AREA_SIZE) {
-		nhdr = xv_crd(&kmc, area, off + bsize);
-		if (nhdr & XV_HDR_FREE) {
-			if (listed)
-				xv_list_remove(pool, &kmc, area, xv_addr(id, off + bsize),
-					       xv_hdr_bsize(nhdr));
-			bsize += xv_hdr_bsize(nhdr);
-		} else {
-			xv_cwr(&kmc, area, off + bsize, nhdr | XV_HDR_PREV_FREE);
-		}
-	}
-	if (bsize == XV_AREA_SIZE) {
-		n = xv_uninstall(pool, id, pages);
-	} else {
-		xv_make_free(pool, &kmc, area, id, off, bsize);
-		n = xv_release_body(pool, area, off, off + bsize, pages);
-	}
-	if (!listed)
+	/* a stale handle to it is refused from now on */
+	xv_cwr(&kmc, area, off, xv_hdr_free(bsize));
+	isolated = area->flags & XV_AREA_ISOLATED;
+	if (!xv_unuse(pool, id, off, bsize, out, &n) &&
+	    !(xv_nodes_now(pool) && xv_unuse(pool, id, off, bsize, out, &n))) {
+		/* no node to be had: pending until xv_malloc() settles it */
+		xv_cwr(&kmc, area, off, xv_hdr_free(bsize) | XV_HDR_PENDING);
+		xv_cwr(&kmc, area, off + XV_HDR_SIZE, pool->pending);
+		pool->pending = xv_addr(id, off);
+		pool->nr_pending++;
+	} else if (isolated) {
 		pool->compact_freed += n;
+	}
+	xv_stash_trim(pool, out, &n);
 unlock:
 	xv_kmc_flush(&kmc);
 	spin_unlock_irqrestore(&pool->lock, irqflags);
 	while (n)
-		__free_page(pages[--n]);
+		__free_page(out[--n]);
 }
 EXPORT_SYMBOL_GPL(xv_free);
 
@@ -1264,6 +1501,8 @@ void xv_get_stats(struct xv_pool *pool, struct xv_pool_stats *stats)
 	stats->pages_highmem = pool->pages_highmem;
 	stats->alloc_failures = pool->alloc_failures;
 	stats->pages_compacted = pool->pages_compacted;
+	stats->pages_stashed = pool->stash_nr;
+	stats->meta_bytes = pool->meta_bytes;
 	spin_unlock_irqrestore(&pool->lock, irqflags);
 }
 EXPORT_SYMBOL_GPL(xv_get_stats);
@@ -1297,22 +1536,14 @@ static unsigned int xv_present(const struct xv_area *area)
 static void xv_isolate(struct xv_pool *pool, u32 id, bool isolate)
 {
 	struct xv_area *area = xv_area_of(pool, id);
-	struct xv_kmc kmc = {};
-	u32 off, hdr, bsize;
+	u32 nid;
 
-	for (off = 0; off < XV_AREA_SIZE; off += bsize) {
-		hdr = xv_crd(&kmc, area, off);
-		bsize = xv_hdr_bsize(hdr);
-		if (!bsize)
-			break;		/* corrupt; xv_check_pool() says where */
-		if (!(hdr & XV_HDR_FREE))
-			continue;
+	for (nid = area->free_first; !xv_chain_end(nid); nid = xv_node(pool, nid)->anext) {
 		if (isolate)
-			xv_list_remove(pool, &kmc, area, xv_addr(id, off), bsize);
+			xv_list_remove(pool, nid);
 		else
-			xv_list_insert(pool, &kmc, area, xv_addr(id, off), bsize);
+			xv_list_insert(pool, nid);
 	}
-	xv_kmc_flush(&kmc);
 	if (isolate)
 		area->flags |= XV_AREA_ISOLATED | XV_AREA_TRIED;
 	else
@@ -1324,7 +1555,8 @@ static bool xv_compact_candidate(const struct xv_area *area, unsigned int halves
 {
 	if (xv_slot_free(area) || area->flags & XV_AREA_TRIED)
 		return false;
-	return xv_present(area) * PAGE_SIZE >= area->used + halves * PAGE_SIZE / 2;
+	return xv_present(area) * PAGE_SIZE >=
+	       (area->used << XV_ALIGN_SHIFT) + halves * PAGE_SIZE / 2;
 }
 
 /*
@@ -1352,12 +1584,12 @@ static unsigned int xv_compact_select(struct xv_pool *pool, u32 *ids)
 				if (!xv_compact_candidate(area, waste))
 					continue;
 				if (nr == XV_COMPACT_AREAS ||
-				    bytes + area->used > XV_COMPACT_BYTES) {
+				    bytes + (area->used << XV_ALIGN_SHIFT) > XV_COMPACT_BYTES) {
 					full = true;
 					break;
 				}
 				xv_isolate(pool, id, true);
-				bytes += area->used;
+				bytes += area->used << XV_ALIGN_SHIFT;
 				ids[nr++] = id;
 			}
 			spin_unlock_irqrestore(&pool->lock, irqflags);
@@ -1411,6 +1643,40 @@ static void xv_compact_release(struct xv_pool *pool, const u32 *ids, unsigned in
 	}
 }
 
+/*
+ * Before the rounds: give the stash back (its cap is 0 while we run, so
+ * what the rounds free really goes; these pages count as given back too)
+ * and settle every pending block, so that no area is kept by one.
+ */
+static void xv_compact_prepare(struct xv_pool *pool)
+{
+	struct page *out[XV_AREA_PAGES + XV_STASH_MAX];
+	struct xv_nodes_grow ng = {};
+	unsigned long irqflags;
+	struct xv_kmc kmc = {};
+	bool done, nodes;
+	unsigned int n;
+
+	for (;;) {
+		n = 0;
+		spin_lock_irqsave(&pool->lock, irqflags);
+		xv_stash_trim(pool, out, &n);
+		xv_nodes_install(pool, &ng);
+		while (pool->pending && pool->node_free && n + XV_AREA_PAGES <= ARRAY_SIZE(out))
+			xv_settle(pool, &kmc, 1, out, &n);
+		xv_kmc_flush(&kmc);
+		pool->compact_freed += n;
+		done = !pool->pending;
+		nodes = !pool->node_free;
+		spin_unlock_irqrestore(&pool->lock, irqflags);
+		while (n)
+			__free_page(out[--n]);
+		if (done || (nodes && xv_nodes_alloc(pool, &ng, GFP_KERNEL)))
+			break;
+	}
+	xv_nodes_release(&ng);
+}
+
 /**
  * xv_compact() - move objects out of sparse areas and free their pages
  * @pool: the pool
@@ -1457,6 +1723,7 @@ unsigned long xv_compact(struct xv_pool *pool, void (*walk)(struct xv_pool *, vo
 	mutex_lock(&pool->compact_lock);
 	pool->compact_buf = buf;
 	WRITE_ONCE(pool->compactor, current);
+	xv_compact_prepare(pool);
 	for (;;) {
 		nr = xv_compact_select(pool, ids);
 		if (!nr)
@@ -1587,6 +1854,8 @@ struct xv_checker {
 	struct xv_pool_check info;
 	u64 bytes_requested;
 	u64 unlisted;		/* free blocks of isolated areas: on no list */
+	u64 pending;		/* pending blocks found in the areas */
+	u64 pending_bytes;	/* and their bytes */
 	unsigned long pages;
 	unsigned long highmem;
 	unsigned int errors;
@@ -1615,11 +1884,23 @@ static u32 xv_page_mask(u32 start, u32 end)
 	return (2U << last) - (1U << first);
 }
 
-/* Walk the blocks of area @id; false if the walk had to stop early. */
+/* Is @nid a node id the table has? */
+static bool xv_check_nid(struct xv_checker *c, u32 nid)
+{
+	return nid && nid < c->pool->node_chunks * XV_CHUNK_NODES;
+}
+
+/*
+ * Walk the blocks of area @id, the free ones from its chain of nodes, the
+ * others from their headers; false if the walk had to stop early.
+ */
 static bool xv_check_area(struct xv_checker *c, u32 id)
 {
-	const struct xv_area *area = xv_area_of(c->pool, id);
+	struct xv_pool *pool = c->pool;
+	const struct xv_area *area = xv_area_of(pool, id);
 	u32 off = 0, hdr, bsize, osize, end, present = 0, needed = 0, used = 0;
+	u32 nid = area->free_first, chain = 0;
+	const struct xv_node *n;
 	bool prev_free = false;
 	unsigned int i;
 
@@ -1633,6 +1914,38 @@ static bool xv_check_area(struct xv_checker *c, u32 id)
 	}
 	c->info.areas++;
 	while (off < XV_AREA_SIZE) {
+		if (!xv_chain_end(nid)) {
+			if (!xv_check_nid(c, nid) || ++chain > XV_AREA_SIZE / XV_MIN_BLOCK) {
+				xv_bad(c, id, off, "bad node %#x on the area's chain", nid);
+				return false;
+			}
+			n = xv_node(pool, nid);
+			if (n->off << XV_ALIGN_SHIFT < off) {
+				xv_bad(c, id, off, "node %u at offset %u: out of order", nid,
+				       n->off << XV_ALIGN_SHIFT);
+				return false;
+			}
+			if (n->off << XV_ALIGN_SHIFT == off) {
+				bsize = n->size << XV_ALIGN_SHIFT;
+				if (bsize < XV_MIN_BLOCK || bsize > XV_AREA_SIZE - off) {
+					xv_bad(c, id, off, "node %u: bad size %u", nid, bsize);
+					return false;
+				}
+				if (prev_free)
+					xv_bad(c, id, off, "two free blocks in a row");
+				if (bsize == XV_AREA_SIZE)
+					xv_bad(c, id, off, "entirely free area was not released");
+				c->info.free_blocks++;
+				c->info.free_bytes += bsize;
+				if (area->flags & XV_AREA_ISOLATED)
+					c->unlisted++;
+				c->info.largest_free = max_t(u64, c->info.largest_free, bsize);
+				prev_free = true;
+				off += bsize;
+				nid = n->anext;
+				continue;
+			}
+		}
 		if (!(present & 1U << (off >> PAGE_SHIFT))) {
 			xv_bad(c, id, off, "block header in missing page %u", off >> PAGE_SHIFT);
 			return false;
@@ -1644,102 +1957,125 @@ static bool xv_check_area(struct xv_checker *c, u32 id)
 			return false;
 		}
 		end = off + bsize;
-		if (!(hdr & XV_HDR_PREV_FREE) != !prev_free)
-			xv_bad(c, id, off, "header %#x: prev-free flag wrong", hdr);
+		needed |= xv_page_mask(off, end);
+		used += bsize;
 		if (hdr & XV_HDR_FREE) {
-			if (prev_free)
-				xv_bad(c, id, off, "two free blocks in a row");
-			if (xv_hdr_osize(hdr))
-				xv_bad(c, id, off, "free block header %#x has an object size", hdr);
-			needed |= xv_page_mask(off, off + XV_FREE_HEAD);
-			if (end < XV_AREA_SIZE) {
-				needed |= xv_page_mask(end - XV_HDR_SIZE, end);
-				if (present & 1U << ((end - XV_HDR_SIZE) >> PAGE_SHIFT) &&
-				    xv_rd(area, end - XV_HDR_SIZE) != hdr)
-					xv_bad(c, id, off, "footer %#x does not match header %#x",
-					       xv_rd(area, end - XV_HDR_SIZE), hdr);
-			}
-			if (bsize == XV_AREA_SIZE)
-				xv_bad(c, id, off, "entirely free area was not released");
-			c->info.free_blocks++;
-			c->info.free_bytes += bsize;
-			if (area->flags & XV_AREA_ISOLATED)
-				c->unlisted++;
-			c->info.largest_free = max_t(u64, c->info.largest_free, bsize);
+			if (!(hdr & XV_HDR_PENDING) || xv_hdr_osize(hdr))
+				xv_bad(c, id, off, "header %#x: freed block on no node", hdr);
+			c->pending++;
+			c->pending_bytes += bsize;
 		} else {
 			osize = xv_hdr_osize(hdr);
 			if (!osize || osize > XV_MAX_PACKED || xv_block_size(osize) > bsize ||
 			    bsize - xv_block_size(osize) >= XV_MIN_BLOCK)
 				xv_bad(c, id, off, "object size %u in a block of %u", osize, bsize);
-			needed |= xv_page_mask(off, end);
 			c->info.used_blocks++;
 			c->info.used_bytes += bsize;
-			used += bsize;
 			c->bytes_requested += osize;
 			if (osize && xv_crosses(off + XV_HDR_SIZE, osize))
 				c->info.crossing_objects++;
 		}
-		prev_free = hdr & XV_HDR_FREE;
+		prev_free = false;
 		off = end;
 	}
+	if (nid != (XV_NODE_END | id) && (nid || area->free_first))
+		xv_bad(c, id, 0, "chain of free blocks ends with %#x", nid);
 	if (needed & ~present)
 		xv_bad(c, id, 0, "pages %#x under blocks are missing", needed & ~present);
 	if (present & ~needed)
 		xv_bad(c, id, 0, "free pages %#x were not released", present & ~needed);
-	if (used != area->used)
+	if (used != (u32)area->used << XV_ALIGN_SHIFT)
 		xv_bad(c, id, 0, "%u bytes of blocks in use, the area counts %u", used,
-		       area->used);
+		       area->used << XV_ALIGN_SHIFT);
 	return true;
-}
-
-/* Is @addr the address of a block in an area in use? */
-static const struct xv_area *xv_check_addr(struct xv_checker *c, u32 addr)
-{
-	const struct xv_area *area = xv_area_get(c->pool, xv_addr_id(addr));
-
-	u32 off = xv_addr_off(addr);
-
-	if (!area || off > XV_AREA_SIZE - XV_MIN_BLOCK ||
-	    xv_missing(area, off, off + XV_FREE_HEAD))
-		return NULL;
-	return area;
 }
 
 /* Walk one free list; returns the number of blocks on it. */
 static u64 xv_check_list(struct xv_checker *c, u32 fl, u32 sl, u64 limit)
 {
 	struct xv_pool *pool = c->pool;
-	u32 addr = pool->free_lists[fl][sl], prev = 0, hdr, bfl, bsl;
+	u32 nid = pool->free_lists[fl][sl], prev = 0, bfl, bsl, id;
 	const struct xv_area *area;
-	u64 n = 0;
+	const struct xv_node *n;
+	u64 n_listed = 0;
 
-	while (addr) {
-		u32 id = xv_addr_id(addr), off = xv_addr_off(addr);
-
-		area = xv_check_addr(c, addr);
-		if (!area) {
-			xv_bad(c, id, off, "list %u/%u: link %#x to no block", fl, sl, addr);
+	while (nid) {
+		if (!xv_check_nid(c, nid)) {
+			xv_bad(c, 0, 0, "list %u/%u: link %#x to no node", fl, sl, nid);
 			break;
 		}
-		hdr = xv_rd(area, off);
-		xv_class(xv_hdr_bsize(hdr), &bfl, &bsl);
-		if (!(hdr & XV_HDR_FREE) || bfl != fl || bsl != sl) {
-			xv_bad(c, id, off, "list %u/%u: block header %#x does not belong", fl, sl,
-			       hdr);
+		n = xv_node(pool, nid);
+		xv_class(n->size << XV_ALIGN_SHIFT, &bfl, &bsl);
+		if (bfl != fl || bsl != sl) {
+			xv_bad(c, 0, 0, "list %u/%u: node %u of %u bytes does not belong", fl, sl,
+			       nid, n->size << XV_ALIGN_SHIFT);
 			break;
 		}
-		if (prev && xv_rd(area, off + XV_PREV_OFF) != prev)
-			xv_bad(c, id, off, "list %u/%u: back link %#x, expected %#x", fl, sl,
-			       xv_rd(area, off + XV_PREV_OFF), prev);
-		if (++n > limit) {
-			xv_bad(c, id, off, "list %u/%u: longer than free blocks exist (a cycle?)",
+		if (n->prev != prev)
+			xv_bad(c, 0, 0, "list %u/%u: node %u: back link %u, expected %u", fl, sl,
+			       nid, n->prev, prev);
+		if (++n_listed > limit) {
+			xv_bad(c, 0, 0, "list %u/%u: longer than free blocks exist (a cycle?)",
 			       fl, sl);
 			break;
 		}
-		prev = addr;
-		addr = xv_rd(area, off + XV_NEXT_OFF);
+		id = xv_node_area(pool, nid);
+		area = xv_area_get(pool, id);
+		if (!area || area->flags & XV_AREA_ISOLATED)
+			xv_bad(c, id, n->off << XV_ALIGN_SHIFT,
+			       "list %u/%u: node %u of an area not in use or isolated", fl, sl, nid);
+		prev = nid;
+		nid = n->next;
 	}
-	return n;
+	return n_listed;
+}
+
+/* The spare nodes, the pending blocks, the stash and the metadata bytes. */
+static void xv_check_spares(struct xv_checker *c)
+{
+	struct xv_pool *pool = c->pool;
+	u64 spare = 0, total = pool->node_chunks ? pool->node_chunks * XV_CHUNK_NODES - 1 : 0;
+	u32 nid, addr, n_pending = 0, id;
+	const struct xv_area *area;
+	unsigned long meta;
+	unsigned int i;
+
+	for (nid = pool->node_free; nid && spare <= total; nid = xv_node(pool, nid)->next) {
+		if (!xv_check_nid(c, nid)) {
+			xv_bad(c, 0, 0, "spare node link %#x", nid);
+			break;
+		}
+		spare++;
+	}
+	if (spare != pool->nodes_spare || spare + c->info.free_blocks != total)
+		xv_bad(c, 0, 0, "%llu spare nodes (%u counted), %llu free blocks, %llu nodes",
+		       spare, pool->nodes_spare, c->info.free_blocks, total);
+	for (addr = pool->pending; addr && n_pending <= c->pending; n_pending++) {
+		id = xv_addr_id(addr);
+		area = xv_area_get(pool, id);
+		if (!area || !area->pages[xv_addr_off(addr) >> PAGE_SHIFT] ||
+		    (~xv_rd(area, xv_addr_off(addr)) & (XV_HDR_FREE | XV_HDR_PENDING))) {
+			xv_bad(c, id, xv_addr_off(addr), "pending link %#x to no pending block",
+			       addr);
+			break;
+		}
+		addr = xv_rd(area, xv_addr_off(addr) + XV_HDR_SIZE);
+	}
+	if (n_pending != c->pending || n_pending != pool->nr_pending)
+		xv_bad(c, 0, 0, "%llu pending blocks, %u chained, %u counted", c->pending,
+		       n_pending, pool->nr_pending);
+	if (pool->stash_nr > XV_STASH_MAX)
+		xv_bad(c, 0, 0, "%u pages in the stash", pool->stash_nr);
+	for (i = 0; i < pool->stash_nr && i < XV_STASH_MAX; i++) {
+		c->pages++;
+		if (PageHighMem(pool->stash[i]))
+			c->highmem++;
+	}
+	meta = pool->node_chunks * PAGE_SIZE + pool->ndir_len * sizeof(*pool->ndir);
+	for (i = 0; i < XV_DIR_LEN; i++)
+		meta += pool->dir[i] ? PAGE_SIZE : 0;
+	if (meta != pool->meta_bytes)
+		xv_bad(c, 0, 0, "metadata: %lu bytes, counted %lu", meta, pool->meta_bytes);
 }
 
 /**
@@ -1796,12 +2132,14 @@ int xv_check_pool_info(struct xv_pool *pool, struct xv_pool_check *info)
 			listed += xv_check_list(&c, fl, sl, c.info.free_blocks);
 		}
 	}
+	if (walked)
+		xv_check_spares(&c);
 	if (walked && listed + c.unlisted != c.info.free_blocks)
 		xv_bad(&c, 0, 0, "%llu free blocks (%llu isolated) but %llu on lists",
 		       c.info.free_blocks, c.unlisted, listed);
-	if (walked && c.info.used_bytes != pool->used_bytes)
-		xv_bad(&c, 0, 0, "%llu bytes of blocks in use, the pool counts %llu",
-		       c.info.used_bytes, pool->used_bytes);
+	if (walked && c.info.used_bytes + c.pending_bytes != pool->used_bytes)
+		xv_bad(&c, 0, 0, "%llu bytes of blocks in use (%llu pending), the pool counts %llu",
+		       c.info.used_bytes, c.pending_bytes, pool->used_bytes);
 	c.info.whole_objects = pool->whole_objects;
 	if (pool->whole_highmem > pool->whole_objects ||
 	    pool->whole_bytes < (u64)pool->whole_objects * (XV_MAX_PACKED + 1) ||

@@ -34,12 +34,8 @@
 #define XV_ALIGN		BIT(XV_ALIGN_SHIFT)
 /* The only per-object overhead: one u32 header in front of the data. */
 #define XV_HDR_SIZE		4U
-/* A free block holds its header, two list links and a footer. */
+/* Smallest block: a free rest smaller than this stays with the object. */
 #define XV_MIN_BLOCK		16U
-#define XV_NEXT_OFF		4U
-#define XV_PREV_OFF		8U
-/* The part of a free block that must stay in memory: header and links. */
-#define XV_FREE_HEAD		12U
 
 /*
  * A block address (a packed object's handle, a list link) is a u32: the
@@ -75,16 +71,19 @@
 #define XV_WHOLE_SIZE_MASK	(BIT(XV_WHOLE_SIZE_BITS) - 1)
 
 /*
- * Block header (u32):
- *   bit 0       XV_HDR_FREE       this block is free
- *   bit 1       XV_HDR_PREV_FREE  the block before it in the area is free;
- *                                 its footer (the u32 just before this
- *                                 header) then holds its header value
+ * Block header (u32), in the block's first 4 bytes (in highmem):
+ *   bit 0       XV_HDR_FREE       not a live object: written by xv_free()
+ *                                 so that a stale handle is refused
+ *                                 (free blocks themselves are described
+ *                                 by lowmem nodes, not by their headers)
+ *   bit 1       XV_HDR_PENDING    with XV_HDR_FREE: freed while no node
+ *                                 could be had; the next u32 links the
+ *                                 pool's pending blocks (see xv_free())
  *   bits 2..    block size in 4-byte units (XV_HDR_BSIZE_BITS bits)
- *   above       used blocks: the exact size given to xv_malloc()
+ *   above       live objects: the exact size given to xv_malloc()
  */
 #define XV_HDR_FREE		BIT(0)
-#define XV_HDR_PREV_FREE	BIT(1)
+#define XV_HDR_PENDING		BIT(1)
 #define XV_HDR_BSIZE_SHIFT	2
 #define XV_HDR_BSIZE_BITS	(XV_OFF_BITS + 1)
 #define XV_HDR_BSIZE_MASK	((1U << XV_HDR_BSIZE_BITS) - 1)
@@ -114,7 +113,10 @@
  *	[i * PAGE_SIZE, (i + 1) * PAGE_SIZE) of the area
  * @next_free: in a free slot, (next free id << 1) | 1; bit 0 is clear in a
  *	slot in use because it then holds an aligned struct page pointer
- * @used: bytes of the area's allocated blocks (headers included)
+ * @free_first: node of the area's first free block (by offset), 0 if none;
+ *	the area's free blocks are chained in offset order through
+ *	&struct xv_node.anext, the last one holding XV_NODE_END | area id
+ * @used: 4-byte units of the area's allocated blocks (headers included)
  * @flags: XV_AREA_ISOLATED, XV_AREA_TRIED; 0 in a free slot
  */
 struct xv_area {
@@ -122,9 +124,46 @@ struct xv_area {
 		struct page *pages[XV_AREA_PAGES];
 		unsigned long next_free;
 	};
-	u32 used;
-	u32 flags;
+	u32 free_first;
+	u16 used;
+	u16 flags;
 };
+
+/**
+ * struct xv_node - a free block, in lowmem
+ * @next: next node on the block's free list (or on the pool's list of
+ *	spare nodes), 0 if none
+ * @prev: previous node on the free list, 0 for the head
+ * @anext: the area's next free block by offset, or XV_NODE_END | area id
+ *	for the last one
+ * @off: the block's offset in its area, in 4-byte units
+ * @size: its size, in 4-byte units
+ *
+ * Node ids index the pool's node table (@ndir: one-page chunks of
+ * XV_CHUNK_NODES nodes); id 0 is never used.
+ */
+struct xv_node {
+	u32 next;
+	u32 prev;
+	u32 anext;
+	u16 off;
+	u16 size;
+};
+
+#define XV_NODE_END		BIT(31)
+#define XV_CHUNK_NODES		(PAGE_SIZE / sizeof(struct xv_node))
+/* first length of the node table's directory, doubled as it fills */
+#define XV_NDIR_MIN		16U
+/* xv_malloc() tops spare nodes up (best effort) below this many */
+#define XV_NODES_LOW		32U
+
+/*
+ * The stash: pages an area gave up, kept for the next growth.  At most
+ * XV_STASH_MAX pages and one page in XV_STASH_FRACTION of the pages in
+ * areas; counted in pages_total (and pages_highmem) like any pool page.
+ */
+#define XV_STASH_MAX		8U
+#define XV_STASH_FRACTION	32U
 
 /* The area table: a directory of one-page chunks of struct xv_area. */
 #define XV_CHUNK_AREAS		(PAGE_SIZE / sizeof(struct xv_area))
@@ -136,7 +175,7 @@ struct xv_area {
  *	and @fail_nth; lookups of live handles read @dir without it
  * @fl_bitmap: bit fl set if @sl_bitmap[fl] is not zero
  * @sl_bitmap: bit sl of [fl] set if @free_lists[fl][sl] is not empty
- * @free_lists: block address of the first free block of each class
+ * @free_lists: node of the first free block of each class, 0 if none
  * @dir: area table directory (XV_DIR_LEN chunk pointers)
  * @next_id: lowest area id never handed out
  * @free_id: first free slot of the table, 0 if none
@@ -161,6 +200,18 @@ struct xv_area {
  * @compactor: the task running xv_compact(), the only one that may call
  *	xv_migrate(); NULL when none runs
  * @compact_buf: PAGE_SIZE bytes xv_migrate() copies through
+ * @ndir: the node table's directory (@ndir_len chunk pointers)
+ * @ndir_len: its length
+ * @node_chunks: chunks in the node table (the first @node_chunks of @ndir)
+ * @node_free: first spare node, 0 if none
+ * @nodes_spare: spare nodes
+ * @pending: block address of the last block freed while no node could be
+ *	had, 0 if none; each links the one before it (see xv_free())
+ * @nr_pending: how many
+ * @stash: pages kept for growth (see XV_STASH_MAX)
+ * @stash_nr: how many
+ * @meta_bytes: lowmem the pool's metadata holds beyond the fixed part
+ *	(struct xv_pool and @dir): area table chunks, node chunks, @ndir
  * @fail_nth: test hook, see xv_pool_fail_nth()
  * @name: for messages
  */
@@ -189,6 +240,16 @@ struct xv_pool {
 	struct mutex compact_lock;	/* see above */
 	struct task_struct *compactor;
 	void *compact_buf;
+	struct xv_node **ndir;
+	u32 ndir_len;
+	u32 node_chunks;
+	u32 node_free;
+	u32 nodes_spare;
+	u32 pending;
+	u32 nr_pending;
+	struct page *stash[XV_STASH_MAX];
+	unsigned int stash_nr;
+	unsigned long meta_bytes;
 	atomic_t fail_nth;
 	const char *name;
 };

@@ -499,6 +499,7 @@ static void xvt_nomem_chunk(struct kunit *test)
 {
 	struct xvt_ctx *ctx = test->priv;
 	const u32 cap = XV_CHUNK_AREAS * 4;
+	struct xv_pool_stats st;
 	struct xvt_obj *objs;
 	u32 n, i;
 	int ret = 0;
@@ -506,7 +507,8 @@ static void xvt_nomem_chunk(struct kunit *test)
 	objs = kunit_kcalloc(test, cap, sizeof(*objs), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, objs);
 	for (n = 0; n + 1 < cap; n++) {
-		if (xv_get_total_pages(ctx->pool) == (XV_CHUNK_AREAS - 1) * XV_AREA_PAGES)
+		xv_get_stats(ctx->pool, &st);
+		if (st.pages_total - st.pages_stashed == (XV_CHUNK_AREAS - 1) * XV_AREA_PAGES)
 			xv_pool_fail_nth(ctx->pool, 1);
 		ret = xv_malloc(ctx->pool, XV_MAX_PACKED, GFP_KERNEL, &objs[n].handle);
 		if (ret)
