@@ -836,6 +836,10 @@ static bool xvt_pool_has(struct xv_pool *pool, struct page *page)
 			if (area->pages[i] == page)
 				return true;
 	}
+	/* a stashed page is still the pool's */
+	for (i = 0; i < pool->stash_nr; i++)
+		if (pool->stash[i] == page)
+			return true;
 	return false;
 }
 
@@ -1262,6 +1266,65 @@ static void xvt_compact_race(struct kunit *test)
 	xvt_check(test);
 }
 
+/* Lowmem metadata bytes of @pool, counted from its tables. */
+static unsigned long xvt_meta_bytes(struct xv_pool *pool)
+{
+	unsigned long bytes = pool->node_chunks * PAGE_SIZE +
+			      pool->ndir_len * sizeof(*pool->ndir);
+	u32 i;
+
+	for (i = 0; i < XV_DIR_LEN; i++)
+		if (pool->dir[i])
+			bytes += PAGE_SIZE;
+	return bytes;
+}
+
+/*
+ * Free blocks are lowmem nodes: meta_bytes accounts the area table and the
+ * node table exactly while free blocks come and go, stays under 1% of the
+ * pool for compressed-page-like sizes, and the node table shrinks back
+ * when the free blocks go.
+ */
+static void xvt_meta(struct kunit *test)
+{
+	struct xvt_ctx *ctx = test->priv;
+	const u32 count = 4096;
+	struct xv_pool_stats st;
+	struct xvt_obj *o;
+	u32 i, peak;
+
+	o = kunit_kcalloc(test, count, sizeof(*o), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, o);
+	for (i = 0; i < count; i++)
+		xvt_get(test, &o[i], i % 4 ? xvt_rand(ctx, 600, 3300) : xvt_rand(ctx, 12, 200));
+	xv_get_stats(ctx->pool, &st);
+	KUNIT_EXPECT_EQ(test, st.meta_bytes, (u64)xvt_meta_bytes(ctx->pool));
+	/* every other object: a free block each, between live ones */
+	for (i = 0; i < count; i += 2)
+		xvt_free(test, &o[i]);
+	xvt_check(test);
+	xv_get_stats(ctx->pool, &st);
+	KUNIT_EXPECT_EQ(test, st.meta_bytes, (u64)xvt_meta_bytes(ctx->pool));
+	KUNIT_EXPECT_LT(test, st.meta_bytes * 100, st.bytes_in_pool);
+	KUNIT_EXPECT_LE(test, st.pages_stashed, (u64)XV_STASH_MAX);
+	peak = ctx->pool->node_chunks;
+	KUNIT_EXPECT_GE(test, peak, 2U);
+	/* the free blocks coalesce away: the node table follows them down */
+	for (i = 1; i < count; i += 2)
+		if (i % 64 != 1)
+			xvt_free(test, &o[i]);
+	xvt_check(test);
+	xv_get_stats(ctx->pool, &st);
+	KUNIT_EXPECT_EQ(test, st.meta_bytes, (u64)xvt_meta_bytes(ctx->pool));
+	KUNIT_EXPECT_LT(test, ctx->pool->node_chunks, peak);
+	for (i = 1; i < count; i += 64)
+		xvt_free(test, &o[i]);
+	xv_get_stats(ctx->pool, &st);
+	KUNIT_EXPECT_EQ(test, st.pages_total, 0ULL);
+	KUNIT_EXPECT_EQ(test, st.pages_stashed, 0ULL);
+	KUNIT_EXPECT_EQ(test, st.meta_bytes, (u64)xvt_meta_bytes(ctx->pool));
+}
+
 static struct kunit_case xvmalloc_test_cases[] = {
 	KUNIT_CASE(xvt_invalid_sizes),
 	KUNIT_CASE(xvt_sizes_alone),
@@ -1280,6 +1343,7 @@ static struct kunit_case xvmalloc_test_cases[] = {
 	KUNIT_CASE(xvt_released_untouched),
 	KUNIT_CASE(xvt_compact_sizes),
 	KUNIT_CASE(xvt_compact_race),
+	KUNIT_CASE(xvt_meta),
 	{}
 };
 

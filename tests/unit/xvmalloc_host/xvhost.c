@@ -730,6 +730,44 @@ static void test_failures(void)
 	}
 }
 
+static void walk_none(struct xv_pool *pool, void *arg)
+{
+}
+
+/*
+ * Frees while no node can be had are left pending, chained in their blocks;
+ * xv_malloc() settles one per call, xv_compact() all of them.
+ */
+static void test_pending(void)
+{
+	struct xv_pool *pool = xv_create_pool("pending");
+	struct xv_pool_stats st;
+	struct obj o[3000];
+	u32 i, n = 3000;
+
+	for (i = 0; i < n; i++)
+		EXPECT(obj_alloc(pool, &o[i], 100, GFP_KERNEL) == 0, "alloc");
+	kshim_fail_after = -1;			/* every allocation fails */
+	for (i = 0; i < n; i += 2)
+		obj_free(pool, &o[i]);
+	kshim_fail_after = 0;
+	EXPECT(pool->nr_pending > 0, "no free was left pending");
+	printf("pending_blocks: %u\n", pool->nr_pending);
+	check(pool, "pending");
+	EXPECT(obj_alloc(pool, &o[0], 100, GFP_KERNEL) == 0, "alloc");
+	check(pool, "pending settled one");
+	xv_compact(pool, walk_none, NULL);
+	EXPECT(pool->nr_pending == 0, "%u pending after xv_compact()", pool->nr_pending);
+	check(pool, "pending settled");
+	obj_free(pool, &o[0]);
+	for (i = 1; i < n; i += 2)
+		obj_free(pool, &o[i]);
+	xv_get_stats(pool, &st);
+	EXPECT(st.pages_stashed == 0, "%llu pages stashed in an empty pool", st.pages_stashed);
+	expect_empty(pool, "pending");
+	xv_destroy_pool(pool);
+}
+
 /* ---- measurements ---- */
 
 /*
@@ -738,6 +776,27 @@ static void test_failures(void)
  * at random (what memory do the survivors pin?).  Sizes over XV_MAX_PACKED
  * are whole-page objects, a page each, counted in the pool's figures.
  */
+static double meta_ratio_max;
+
+/* Lowmem the pool's metadata holds, per byte of the pool's pages. */
+static double meta_ratio(struct xv_pool *pool, const char *name, const char *when)
+{
+	struct xv_pool_stats st;
+	double r;
+
+	xv_get_stats(pool, &st);
+	r = st.bytes_in_pool ? (double)st.meta_bytes / (double)st.bytes_in_pool : 0.0;
+	printf("%s_%s_meta_lowmem_ratio: %.5f\n", name, when, r);
+	printf("%s_%s_pages_stashed: %llu\n", name, when, st.pages_stashed);
+	return r;
+}
+
+/* hi == 0: sizes like compressed pages (pick_size(1)), else uniform in lo..hi */
+static u32 measure_size(u32 lo, u32 hi)
+{
+	return hi ? rnd_range(lo, hi) : pick_size(1);
+}
+
 static void measure(const char *name, u32 nobj, u32 lo, u32 hi)
 {
 	struct xv_pool *pool = xv_create_pool("measure");
@@ -750,7 +809,7 @@ static void measure(const char *name, u32 nobj, u32 lo, u32 hi)
 		for (i = 0; i < nobj; i++) {
 			if (objs[i].h)
 				continue;
-			EXPECT(timed_alloc(pool, &objs[i], rnd_range(lo, hi), GFP_KERNEL) == 0,
+			EXPECT(timed_alloc(pool, &objs[i], measure_size(lo, hi), GFP_KERNEL) == 0,
 			       "alloc");
 		}
 		xv_get_stats(pool, &st);
@@ -771,6 +830,9 @@ static void measure(const char *name, u32 nobj, u32 lo, u32 hi)
 			printf("%s_%s_crossing_fraction: %.4f\n", name, when,
 			       (double)info.crossing_objects / st.objects);
 			printf("%s_%s_whole_objects: %llu\n", name, when, info.whole_objects);
+			printf("%s_%s_free_blocks_per_area: %.2f\n", name, when,
+			       (double)info.free_blocks / info.areas);
+			meta_ratio_max = max(meta_ratio_max, meta_ratio(pool, name, when));
 		}
 		if (round == 10)
 			break;
@@ -790,6 +852,7 @@ static void measure(const char *name, u32 nobj, u32 lo, u32 hi)
 	printf("%s_thinned_objects: %llu\n", name, st.objects);
 	printf("%s_thinned_density: %.4f\n", name,
 	       (double)st.bytes_requested / (double)st.bytes_in_pool);
+	meta_ratio(pool, name, "thinned");
 	for (i = 0; i < nobj; i++)
 		if (objs[i].h)
 			timed_free(pool, &objs[i]);
@@ -1010,6 +1073,7 @@ int main(int argc, char **argv)
 	test_map_modes();
 	test_misuse();
 	test_failures();
+	test_pending();
 	test_compact(20000, 0, "compact");
 	test_compact(20000, 7, "compact_churn");
 	test_random(ops, 0, 0);
@@ -1019,6 +1083,8 @@ int main(int argc, char **argv)
 	print_opstat("alloc", &st_alloc);
 	print_opstat("alloc_grow", &st_alloc_grow);
 	print_opstat("free", &st_free);
+	printf("alloc_all_kmaps_mean: %.3f\n", (double)(st_alloc.sum_kmaps +
+	       st_alloc_grow.sum_kmaps) / (double)(st_alloc.n + st_alloc_grow.n));
 
 	memset(&st_alloc, 0, sizeof(st_alloc));
 	memset(&st_alloc_grow, 0, sizeof(st_alloc_grow));
@@ -1026,6 +1092,16 @@ int main(int argc, char **argv)
 	measure_ops("uniform", nmeasure, 32, 4096);
 	measure_ops("large", nmeasure, 2049, 4096);
 	measure_ops("mid", nmeasure, 1024, 3072);
+	measure_ops("zmix", nmeasure, 0, 0);
+	/* filled and churned, all four runs; the fixed part is not in it */
+	printf("meta_lowmem_ratio: %.5f\n", meta_ratio_max);
+	printf("meta_fixed_bytes: %lu\n", (unsigned long)(sizeof(struct xv_pool) + XV_DIR_LEN * sizeof(void *)));
+	printf("measure_alloc_kmaps_mean: %.3f\n", (double)(st_alloc.sum_kmaps +
+	       st_alloc_grow.sum_kmaps) / (double)(st_alloc.n + st_alloc_grow.n));
+	printf("measure_alloc_kmaps_max: %lu\n", max(st_alloc.max_kmaps,
+						      st_alloc_grow.max_kmaps));
+	printf("measure_free_kmaps_mean: %.3f\n", (double)st_free.sum_kmaps / st_free.n);
+	printf("measure_free_kmaps_max: %lu\n", st_free.max_kmaps);
 	printf("measure_alloc_listops_max: %lu\n", max(st_alloc.max_listops,
 						       st_alloc_grow.max_listops));
 	printf("measure_free_listops_max: %lu\n", st_free.max_listops);
