@@ -115,11 +115,13 @@
  * xv_pool and the area directory: 13.4 KiB on i386) is not in it.
  * Measured in the host build (tests/unit/xvmalloc_host, meta_bytes /
  * bytes_in_pool after the fill and after ten rounds of churn of 10000
- * objects, four size mixes, compressed-page-like sizes among them): at
- * most 0.48% with the i386 layout (-m32), 0.59% on 64-bit (8-byte page
- * pointers); 5000 objects under -m32: 0.52%.  After freeing three objects
- * in four (sparse areas, and area table chunks are never freed) it
- * reaches about 0.75% (i386) and 0.93% (64-bit), until xv_compact().
+ * objects, four size mixes, compressed-page-like sizes among them):
+ * 0.45% to 0.51% with the i386 layout (-m32; the compressed-page-like mix
+ * the highest), up to 0.59% on 64-bit (8-byte page pointers); 5000
+ * objects under -m32: 0.53%.  So about 0.5%, not under it in every mix.
+ * After freeing three objects in four (sparse areas, and area table
+ * chunks are never freed) it reaches about 0.75% (i386) and 0.93%
+ * (64-bit), until xv_compact().
  *
  * Free lists.  Two-level segregated fit (Masmano et al., 2004): the first
  * level splits sizes by power of two, the second divides each power of

@@ -137,7 +137,7 @@ def test_i386_word_size(host_run: Runner) -> None:
     fig = host_run("m32", ["-m32"], ["-s", "2", "-n", "50000", "-m", "5000"])
     _assert_kmaps(fig)
     # 0.5% is the aim; 5000 objects amortize the one-page table chunks less
-    # than 10000 do (0.44-0.48% there): see xvmalloc.c's design comment
+    # than 10000 do (0.45-0.51% there): see xvmalloc.c's design comment
     assert _f(fig, "meta_lowmem_ratio") <= 0.0055
 
 
