@@ -120,16 +120,18 @@ def test_dkms_refuses_unsupported_kernel(sg: Guest) -> None:
         sg.run(f"rm -rf {fake} /lib/modules/{rel} /var/lib/dkms/{name}/{ver}/{rel}", check=False)
 
 
-def _swap_run(g: Guest, dev: str, sysdir: str) -> tuple[float, float, int, dict[str, int]]:
+def _swap_run(g: Guest, dev: str, sysdir: str,
+              mib: int = 0) -> tuple[float, float, int, dict[str, int], int]:
     """The hog through *dev* as the only swap, every page verified: returns
-    the hog's write and verify MiB/s, mem_used_max and (ramzswap) xv_stat
-    while the hog's pages are stored."""
+    the hog's write and verify MiB/s, mem_used_max, (ramzswap) xv_stat while
+    the hog's pages are stored, and the hog's MiB (*mib*, or LIVE_FACTOR x
+    the memory available, so that a second device can run the same hog)."""
     swap.swapoff_all(g)
     swap.swapon_device(g, sysdir, dev)
     try:
         swap.inflate_balloon(g, LEAVE_MIB)
         free_mib = swap.mem_available_mib(g)
-        mib = int(LIVE_FACTOR * free_mib)
+        mib = mib or int(LIVE_FACTOR * free_mib)
         before = swap.vmstat(g)
         hog = swap.run_hog(g, mib, "mixed", seed=7, passes=2, pageout=True)
         after = swap.vmstat(g)
@@ -140,11 +142,11 @@ def _swap_run(g: Guest, dev: str, sysdir: str) -> tuple[float, float, int, dict[
         assert hog.mismatches == 0, hog.raw
         assert out_mib >= 2 * free_mib, (out_mib, free_mib)
         assert in_mib >= free_mib, (in_mib, free_mib)
-        say(f"{dev} on {g.release}: hog {mib} MiB ({LIVE_FACTOR} x {free_mib} MiB): write "
+        say(f"{dev} on {g.release}: hog {mib} MiB ({free_mib} MiB available): write "
             f"{hog.raw['write_mib_s']} MiB/s, verify {hog.raw['verify_mib_s']} MiB/s; out "
             f"{out_mib:.0f} MiB, in {in_mib:.0f} MiB; mem_used_max {mm[4] / 2**20:.1f} MiB; "
             f"{hog.seconds:.0f}s")
-        return float(hog.raw["write_mib_s"]), float(hog.raw["verify_mib_s"]), mm[4], xv
+        return float(hog.raw["write_mib_s"]), float(hog.raw["verify_mib_s"]), mm[4], xv, mib
     finally:
         swap.deflate_balloon(g)
         g.run(f"swapoff {dev}", timeout=1800, check=False)
@@ -153,7 +155,7 @@ def _swap_run(g: Guest, dev: str, sysdir: str) -> tuple[float, float, int, dict[
 def test_swap_hog_every_page_verified_ramzswap_and_zram(box: StockBox, sg: Guest) -> None:
     r = Rzs(sg)
     sg.run("grep -q '^ramzswap ' /proc/modules || modprobe ramzswap")
-    w_r, v_r, max_r, xv = _swap_run(sg, "/dev/ramzswap0", "/sys/block/ramzswap0")
+    w_r, v_r, max_r, xv, mib = _swap_run(sg, "/dev/ramzswap0", "/sys/block/ramzswap0")
     highmem = sg.run("grep -c '^HighTotal' /proc/meminfo", check=False).stdout.strip() == "1"
     assert xv["pages_total"] > 0, xv
     if highmem:
@@ -164,7 +166,8 @@ def test_swap_hog_every_page_verified_ramzswap_and_zram(box: StockBox, sg: Guest
     r.reset(0)
     sg.run("modprobe zram num_devices=1")
     try:
-        w_z, v_z, max_z, _ = _swap_run(sg, "/dev/zram0", "/sys/block/zram0")
+        # the same hog, so that mem_used_max compares the same data
+        w_z, v_z, max_z, _, _ = _swap_run(sg, "/dev/zram0", "/sys/block/zram0", mib)
     finally:
         sg.run("echo 1 > /sys/block/zram0/reset; rmmod zram", check=False)
     assert max_r > 0 and max_z > 0
