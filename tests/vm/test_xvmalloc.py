@@ -41,6 +41,7 @@ CASES = [
     "xvt_released_untouched",
     "xvt_compact_sizes",
     "xvt_compact_race",
+    "xvt_meta",
 ]
 
 _runs: dict[int, SuiteRun] = {}
