@@ -86,6 +86,29 @@ def test_mixed_proportions(hog: Path, seed: str) -> None:
         assert abs(got - p) < 5 * sigma, f"{kind}: {got:.4f} vs {p:.4f} (seed {seed})"
 
 
+@pytest.mark.parametrize("pct", (0, 25, 100))
+def test_random_pct_sets_the_incompressible_share(hog: Path, pct: int) -> None:
+    """--random-pct P: P% random pages, the other kinds in mixed's proportions."""
+    rc, out = run_json(hog, "--mib", "32", "--seed", "5", "--random-pct", str(pct))
+    assert rc == 0 and out["mismatches"] == 0
+    n = out["pages"]
+    rest = sum(v for k, v in MIXED.items() if k != "random")
+    for kind, per_mille in MIXED.items():
+        p = pct / 100 if kind == "random" else per_mille / rest * (1 - pct / 100)
+        got = out["kind_counts"][kind] / n
+        if p in (0.0, 1.0):
+            assert got == p, (kind, got)
+        else:
+            sigma = math.sqrt(p * (1 - p) / n)
+            assert abs(got - p) < 5 * sigma, f"{kind}: {got:.4f} vs {p:.4f} ({pct}%)"
+
+
+def test_random_pct_10_is_the_default_mix(hog: Path) -> None:
+    a = [dump(hog, page, "--seed", "4") for page in range(64)]
+    b = [dump(hog, page, "--seed", "4", "--random-pct", "10") for page in range(64)]
+    assert a == b
+
+
 @pytest.mark.parametrize("kind", (*KINDS, "mixed"))
 def test_corrupt_page_is_detected(hog: Path, kind: str) -> None:
     rc, out = run_json(hog, "--mib", "4", "--kind", kind, "--corrupt-page", "777")
@@ -168,6 +191,9 @@ def test_hold_waits_for_its_file_after_the_page_out(hog: Path, tmp_path: Path) -
         ("--mib", "1", "--corrupt-page", "256"),
         ("--mib", "1", "--bogus"),
         ("--mib", "1", "--hold", ""),
+        ("--mib", "1", "--random-pct", "101"),
+        ("--mib", "1", "--random-pct", "x"),
+        ("--mib", "1", "--kind", "text", "--random-pct", "20"),
     ],
 )
 def test_usage_errors_exit_2(hog: Path, args: tuple[str, ...]) -> None:

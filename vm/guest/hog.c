@@ -59,6 +59,25 @@ static const char *const kind_names[] = { "zero", "same", "text", "binary", "ran
  */
 static const unsigned mixed_per_mille[NKINDS] = { 60, 25, 450, 365, 100 };
 
+/*
+ * The mix in use: mixed_per_mille, or with --random-pct P the random share
+ * set to P% and the other kinds scaled to the rest (text takes the rounding).
+ */
+static unsigned mix_per_mille[NKINDS] = { 60, 25, 450, 365, 100 };
+
+static void set_random_share(unsigned pct)
+{
+	unsigned rest = 1000 - 10 * pct, base = 1000 - mixed_per_mille[KIND_RANDOM];
+	unsigned k, sum = 0;
+
+	for (k = 0; k < KIND_RANDOM; k++) {
+		mix_per_mille[k] = mixed_per_mille[k] * rest / base;
+		sum += mix_per_mille[k];
+	}
+	mix_per_mille[KIND_TEXT] += rest - sum;
+	mix_per_mille[KIND_RANDOM] = 10 * pct;
+}
+
 /* Independent hash streams, so a page's kind and its content are unrelated. */
 #define STREAM_KIND 0x4b494e44u
 #define STREAM_DATA 0x44415441u
@@ -277,9 +296,9 @@ static enum kind page_kind(enum kind chosen, uint64_t seed, uint64_t index)
 		return chosen;
 	v = (unsigned)(page_hash(seed, index, STREAM_KIND) % 1000u);
 	for (k = 0; k < NKINDS - 1; k++) {
-		if (v < mixed_per_mille[k])
+		if (v < mix_per_mille[k])
 			break;
-		v -= mixed_per_mille[k];
+		v -= mix_per_mille[k];
 	}
 	return (enum kind)k;
 }
@@ -529,13 +548,14 @@ struct options {
 	int64_t corrupt_page; /* -1: none */
 	int64_t dump_page;    /* -1: none */
 	const char *hold;     /* NULL: none */
+	int random_pct;       /* --random-pct given */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hog --mib N [--kind mixed|zero|same|text|binary|random] [--seed S]\n"
-		"           [--passes P] [--pageout] [--json] [--quiet]\n"
+		"           [--random-pct P] [--passes P] [--pageout] [--json] [--quiet]\n"
 		"       hog --dump-page K [--kind KIND] [--seed S] [--raw]\n"
 		"\n"
 		"Fills N MiB of anonymous memory page by page with content derived from\n"
@@ -545,6 +565,8 @@ static void usage(FILE *f)
 		"  --mib N          memory to allocate, in MiB (mapped in 64 MiB chunks)\n"
 		"  --kind KIND      page content (default mixed: ~6%% zero, 2.5%% same,\n"
 		"                   45%% text, 36.5%% binary, 10%% random, chosen per page)\n"
+		"  --random-pct P   with mixed: P%% random (incompressible) pages, the other\n"
+		"                   kinds scaled to the rest (0..100, default 10)\n"
 		"  --seed S         64-bit seed (default 1)\n"
 		"  --passes P       verify passes (default 1); mismatches counts distinct pages,\n"
 		"                   pass_mismatches each pass, verify_seconds all passes\n"
@@ -655,6 +677,11 @@ static void parse_args(int argc, char **argv, struct options *o)
 		} else if ((v = opt_value(argc, argv, &i, "--passes"))) {
 			if (parse_u64(v, &o->passes) || o->passes == 0 || o->passes > 1000000)
 				bad_value("--passes", v);
+		} else if ((v = opt_value(argc, argv, &i, "--random-pct"))) {
+			if (parse_u64(v, &n) || n > 100)
+				bad_value("--random-pct", v);
+			set_random_share((unsigned)n);
+			o->random_pct = 1;
 		} else if ((v = opt_value(argc, argv, &i, "--kind"))) {
 			if (parse_kind(v, &o->kind))
 				bad_value("--kind", v);
@@ -679,6 +706,10 @@ static void parse_args(int argc, char **argv, struct options *o)
 	if (o->dump_page < 0 && !o->have_mib) {
 		fprintf(stderr, "hog: --mib N is required\n");
 		usage(stderr);
+		exit(2);
+	}
+	if (o->random_pct && o->kind != KIND_MIXED) {
+		fprintf(stderr, "hog: --random-pct needs --kind mixed\n");
 		exit(2);
 	}
 	if (o->have_mib && o->corrupt_page >= 0 &&

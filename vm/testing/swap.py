@@ -125,14 +125,17 @@ class HeldHog:
 
 
 @contextlib.contextmanager
-def hog_held_out(g: Guest, mib: int, seed: int, timeout: float = 1800.0) -> Iterator[HeldHog]:
-    """A mixed hog of *mib* MiB writes its pages, pages them all out and holds
-    them for the duration of the block (hog --hold); after the block it
-    verifies every page, and its result is in the yielded HeldHog."""
+def hog_held_out(g: Guest, mib: int, seed: int, timeout: float = 1800.0,
+                 random_pct: int | None = None) -> Iterator[HeldHog]:
+    """A mixed hog of *mib* MiB (*random_pct* % incompressible pages, hog's
+    default if None) writes its pages, pages them all out and holds them for
+    the duration of the block (hog --hold); after the block it verifies every
+    page, and its result is in the yielded HeldHog."""
     d = g.run("mktemp -d /tmp/hog.XXXXXX").stdout.strip()
     go = f"{d}/go"
-    g.run(f"nohup {g.hog} --mib {mib} --kind mixed --seed {seed} --pageout --json --quiet "
-          f"--hold {go} >{d}/out 2>{d}/err & echo $! >{d}/pid")
+    mix = "" if random_pct is None else f" --random-pct {random_pct}"
+    g.run(f"nohup {g.hog} --mib {mib} --kind mixed{mix} --seed {seed} --pageout --json "
+          f"--quiet --hold {go} >{d}/out 2>{d}/err & echo $! >{d}/pid")
     waited = g.run(f"while ! test -e {go}.held; do kill -0 $(cat {d}/pid) 2>/dev/null || "
                    f"exit 1; sleep 0.2; done", timeout=timeout, check=False)
     held = HeldHog(mib)
