@@ -19,7 +19,7 @@ MM_STAT_FIELDS = ("orig_data_size", "compr_data_size", "mem_used_total", "mem_li
 MM_STAT_OPTIONAL = ("huge_pages_since",)
 IO_STAT_FIELDS = ("failed_reads", "failed_writes", "invalid_io", "notify_free")
 XV_STAT_FIELDS = ("objects", "bytes_requested", "bytes_in_pool", "pages_total",
-                  "pages_highmem", "alloc_failures")
+                  "pages_highmem", "alloc_failures", "pages_stashed", "meta_bytes")
 BD_STAT_FIELDS = ("bd_count", "bd_reads", "bd_writes")
 DEBUG_STAT_FIELDS = ("num_reads", "num_writes", "writestall", "miss_free")
 DEBUG_STAT_VERSION = "version: 1"

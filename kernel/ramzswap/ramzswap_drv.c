@@ -1428,9 +1428,10 @@ static ssize_t xv_stat_show(struct device *dev, struct device_attribute *attr,
 	if (rzs_init_done(rzs))
 		xv_get_stats(rzs->pool, &xs);
 	up_read(&rzs->init_lock);
-	return sysfs_emit(buf, "%8llu %8llu %8llu %8llu %8llu %8llu\n",
+	return sysfs_emit(buf, "%8llu %8llu %8llu %8llu %8llu %8llu %8llu %8llu\n",
 			  xs.objects, xs.bytes_requested, xs.bytes_in_pool,
-			  xs.pages_total, xs.pages_highmem, xs.alloc_failures);
+			  xs.pages_total, xs.pages_highmem, xs.alloc_failures,
+			  xs.pages_stashed, xs.meta_bytes);
 }
 
 static ssize_t debug_stat_show(struct device *dev,

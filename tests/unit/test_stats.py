@@ -27,8 +27,10 @@ def test_mm_stat_rejects_other_layouts(bad: str) -> None:
 
 def test_io_xv_debug_stat() -> None:
     assert stats.parse_io_stat("       0        2        0       17\n")["failed_writes"] == 2
-    xv = stats.parse_xv_stat("   120  300000  327680  80  64  0\n")
-    assert xv["pages_highmem"] == 64
+    xv = stats.parse_xv_stat("   120  300000  327680  80  64  0  2  1536\n")
+    assert (xv["pages_highmem"], xv["pages_stashed"], xv["meta_bytes"]) == (64, 2, 1536)
+    with pytest.raises(stats.StatError):
+        stats.parse_xv_stat("   120  300000  327680  80  64  0\n")
     d = stats.parse_debug_stat("version: 1\n      10      20        0        0\n")
     assert d == {"num_reads": 10, "num_writes": 20, "writestall": 0, "miss_free": 0}
     with pytest.raises(stats.StatError):

@@ -554,6 +554,31 @@ def test_compact_under_swap_load(rzs: Rzs, guest: Any) -> None:
     print(f"pages_compacted {rzs.mm_stat(0)['pages_compacted']}")
 
 
+def test_pool_metadata_lowmem_while_swap_holds_a_hog(rzs: Rzs, guest: Any) -> None:
+    """A 256 MiB hog paged out through ramzswap (MADV_PAGEOUT) and held
+    there: the pool's pages are in highmem, and the lowmem its metadata takes
+    (xv_stat meta_bytes: free-block nodes, area table) is under 0.5% of the
+    pool's bytes; the hog then reads every page back right.  No balloon: a
+    balloon would take the highmem the pool is meant to use."""
+    rzs.insmod()
+    rzs.init(0, "1G")
+    guest.run("swapoff -a; mkswap /dev/ramzswap0 >/dev/null && swapon /dev/ramzswap0")
+    mib = 256
+    try:
+        with swap.hog_held_out(guest, mib, seed=29) as hog:
+            _, xv = rzs.check_accounting(0)
+    finally:
+        guest.run("swapoff /dev/ramzswap0", timeout=900, check=False)
+    ratio = xv["meta_bytes"] / xv["bytes_in_pool"]
+    print(f"held hog {mib} MiB: {xv['objects']} objects, pool {xv['pages_total']} pages "
+          f"({xv['pages_highmem']} highmem, {xv['pages_stashed']} stashed), meta_bytes "
+          f"{xv['meta_bytes']} = {ratio:.3%} of the pool")
+    assert hog.result is not None and hog.result.mismatches == 0, hog.result
+    assert xv["objects"] > 30000 and xv["pages_highmem"] > 0.9 * xv["pages_total"], xv
+    assert 0 < ratio <= 0.005, xv
+    assert xv["pages_stashed"] <= 8, xv
+
+
 # ---------------------------------------------------------------------------
 # discard
 
