@@ -133,7 +133,9 @@ class Device:
         self.mm_stat_path = f"{sysfs}/mm_stat" if kind != "brd" else None
         self.xv_stat_path = f"{sysfs}/xv_stat" if kind == "ramzswap" else None
 
-    def setup(self, size_bytes: int) -> None:
+    def setup(self, size_bytes: int, backing: str | None = None) -> None:
+        """Load and initialise the device; *backing* (ramzswap, zram) becomes
+        its backing_dev before disksize."""
         g = self.g
         if self.kind == "ramzswap":
             if g.run("grep -q '^xvmalloc ' /proc/modules", check=False).status != 0:
@@ -146,6 +148,8 @@ class Device:
         else:
             kib = -(-size_bytes // 1024)
             g.run(f"modprobe brd rd_nr=1 rd_size={kib} max_part=0")
+        if backing is not None:
+            g.run(f"echo {backing} > {self.sysfs}/backing_dev")
         if self.kind != "brd":
             g.run(f"echo {COMPRESSOR} > {self.sysfs}/comp_algorithm && "
                   f"echo {size_bytes} > {self.sysfs}/disksize")
@@ -179,13 +183,13 @@ class Device:
 
 # ---- block I/O ---------------------------------------------------------------------
 
-def _uptime_cmd(cmd: str) -> str:
+def uptime_cmd(cmd: str) -> str:
     """Shell that prints the seconds *cmd* took (from /proc/uptime) on its last line."""
     return (f"t0=$(cut -d' ' -f1 /proc/uptime); {cmd}; rc=$?; "
             f"t1=$(cut -d' ' -f1 /proc/uptime); echo \"elapsed $t0 $t1\"; exit $rc")
 
 
-def _elapsed(stdout: str) -> float:
+def elapsed(stdout: str) -> float:
     for line in reversed(stdout.splitlines()):
         if line.startswith("elapsed "):
             _, t0, t1 = line.split()
@@ -267,9 +271,9 @@ def block_run(g: Guest, kind: str, plan: DevicePlan, tool: str, corpus_path: str
     before = g.meminfo()
     d.setup(corpus_bytes)
     try:
-        out = g.run(_uptime_cmd(f"dd if={corpus_path} of={d.path} bs=1M iflag=direct "
+        out = g.run(uptime_cmd(f"dd if={corpus_path} of={d.path} bs=1M iflag=direct "
                                 f"oflag=direct status=none"), timeout=1800).stdout
-        secs = _elapsed(out)
+        secs = elapsed(out)
         after = g.meminfo()
         prefill = {
             "seconds": secs, "mib_s": corpus_bytes / MiB / secs if secs > 0 else None,

@@ -52,6 +52,11 @@ FIO_FIELDS = (*IO_FIELDS, "clat_median_ns", "clat_p99_ns")
 BIG_FIELDS = ("kind", "disk_factor", "ram_mib", "hog_mib", "hog", "out_mib_s", "in_mib_s",
               "peak_orig_data_bytes", "peak_mem_used_bytes", "peak_swap_used_kib")
 BIG_DEVICES = ("ramzswap", "zram")
+MIX_FIELDS = ("kind", "random_pct", "mib", "mm_stat", "swap_used_kib", "mismatches",
+              "mem_per_stored", "overhead")
+WRITEBACK_FIELDS = ("kind", "mib", "seconds", "read_seconds", "pages_written", "mib_s",
+                    "read_mib_s", "mm_stat_before", "mm_stat_after", "bd_stat",
+                    "read_back_equal")
 
 
 def _missing(d: Any, fields: Iterable[str], where: str) -> list[str]:
@@ -117,6 +122,11 @@ def validate(res: dict[str, Any]) -> list[str]:
             p += _missing(sw.get("hog"), HOG_FIELDS, f"{w}.swap.hog")
     for i, b in enumerate(res["device"].get("big_swap") or []):
         p += _missing(b, BIG_FIELDS, f"device.big_swap[{i}]")
+    # results before the mixes and writeback sections have neither
+    for i, m in enumerate(res.get("mixes") or []):
+        p += _missing(m, MIX_FIELDS, f"mixes[{i}]")
+    for i, w in enumerate(res.get("writeback") or []):
+        p += _missing(w, WRITEBACK_FIELDS, f"writeback[{i}]")
     return p
 
 
@@ -317,6 +327,8 @@ def headline(res: dict[str, Any]) -> list[Row]:
             rows.append(Row(sec, f"{what}: ramzswap / zram", _f(rz_b[key], "{:.1f}"),
                             _f(zr_b[key], "{:.1f}"), ratio(rz_b[key], zr_b[key]), ">= 1.0",
                             "higher"))
+    rows += mix_rows(res)
+    rows += writeback_rows(res)
     for io_rz, io_zr in fio_pairs(res):
         if io_rz["clat_p99_ns"] is None or io_zr["clat_p99_ns"] is None:
             continue
@@ -325,6 +337,80 @@ def headline(res: dict[str, Any]) -> list[Row]:
                         f"{io_zr['clat_p99_ns'] / 1000:.0f} us",
                         ratio(io_rz["clat_p99_ns"], io_zr["clat_p99_ns"]), "<= 1.00"))
     return rows
+
+
+def mix_pairs(res: dict[str, Any]) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
+    """(random %, ramzswap run, zram run) of the mixes section, both devices."""
+    by: dict[int, dict[str, dict[str, Any]]] = {}
+    for m in res.get("mixes") or []:
+        by.setdefault(m["random_pct"], {})[m["kind"]] = m
+    return [(pct, d["ramzswap"], d["zram"]) for pct, d in by.items()
+            if "ramzswap" in d and "zram" in d]
+
+
+# Issue 13's targets: memory for the same data <= 0.95 with a quarter of the
+# pages incompressible, never above 1.00 with all of them; on the hog with a
+# fifth, peak memory <= 1.00 and allocator overhead <= 1.01.
+MIX_MEMORY_TARGET = {25: "<= 0.95", 100: "<= 1.00", 20: "<= 1.00"}
+MIX_OVERHEAD_TARGET = "<= 1.01"
+
+
+def mix_rows(res: dict[str, Any]) -> list[Row]:
+    rows = []
+    for pct, rz, zr in mix_pairs(res):
+        sec = f"swap mix ({rz['mib']} MiB hog, {pct}% incompressible, held paged out)"
+        rows.append(Row(sec, "memory per byte stored: ramzswap / zram",
+                        _f(rz["mem_per_stored"], "{:.3f}"), _f(zr["mem_per_stored"], "{:.3f}"),
+                        ratio(rz["mem_per_stored"], zr["mem_per_stored"]),
+                        MIX_MEMORY_TARGET.get(pct, "")))
+        rows.append(Row(sec, "allocator overhead mem_used / compr_data_size: ramzswap, "
+                        "zram as ref", _f(rz["overhead"], "{:.3f}"), _f(zr["overhead"], "{:.3f}"),
+                        rz["overhead"], MIX_OVERHEAD_TARGET, fmt="{:.3f}"))
+    return rows
+
+
+def mix_table(res: dict[str, Any]) -> str:
+    rows = []
+    for m in res.get("mixes") or []:
+        mm = m["mm_stat"]
+        rows.append([f"{m['random_pct']}%", m["kind"], str(m["mib"]),
+                     _mib(mm["orig_data_size"]), _mib(mm["compr_data_size"]),
+                     _mib(mm["mem_used_total"]), str(mm["huge_pages"]),
+                     _f(m["mem_per_stored"], "{:.3f}"), _f(m["overhead"], "{:.3f}"),
+                     str(m["mismatches"])])
+    return _table(["incompressible", "device", "hog MiB", "orig_data_size", "compr_data_size",
+                   "mem_used_total", "huge_pages", "memory per byte stored",
+                   "mem_used / compr", "mismatches"], rows)
+
+
+def writeback_pair(res: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(ramzswap run, zram run) of the writeback section, if both ran."""
+    by = {w["kind"]: w for w in res.get("writeback") or []}
+    return (by["ramzswap"], by["zram"]) if "ramzswap" in by and "zram" in by else None
+
+
+def writeback_rows(res: dict[str, Any]) -> list[Row]:
+    pair = writeback_pair(res)
+    if pair is None:
+        return []
+    rz, zr = pair
+    sec = f"writeback ({rz['mib']} MiB of the corpus, idle pages to a loop device)"
+    return [Row(sec, f"{what}: ramzswap / zram", _f(rz[key], "{:.1f}"), _f(zr[key], "{:.1f}"),
+                ratio(rz[key], zr[key]), ">= 1.0", "higher")
+            for key, what in (("mib_s", "writeback MiB/s"),
+                              ("read_mib_s", "read back from the backing device MiB/s"))]
+
+
+def writeback_table(res: dict[str, Any]) -> str:
+    rows = []
+    for w in res.get("writeback") or []:
+        b, a = w["mm_stat_before"], w["mm_stat_after"]
+        rows.append([w["kind"], str(w["pages_written"]), f"{w['seconds']:.2f} s",
+                     _f(w["mib_s"], "{:.1f}"), _mib(b["mem_used_total"]),
+                     _mib(a["mem_used_total"]), str(w["bd_stat"]["bd_count"]),
+                     _f(w["read_mib_s"], "{:.1f}"), "yes" if w["read_back_equal"] else "NO"])
+    return _table(["device", "pages written", "writeback took", "MiB/s", "mem_used before",
+                   "mem_used after", "bd_count", "read back MiB/s", "read back equal"], rows)
 
 
 def big_pairs(res: dict[str, Any]) -> list[tuple[int, dict[str, dict[str, Any]]]]:
@@ -570,6 +656,14 @@ def markdown(res: dict[str, Any], image_prefix: str = "") -> str:
         "### Swap larger than RAM",
         "",
         big_table(res) if res["device"].get("big_swap") else "Not run in this plan.",
+        "",
+        "### Swap mixes (a hog held paged out)",
+        "",
+        mix_table(res) if res.get("mixes") else "Not run in this plan.",
+        "",
+        "### Writeback to a backing device",
+        "",
+        writeback_table(res) if res.get("writeback") else "Not run in this plan.",
         "",
         f"![density]({image_prefix}density.png) "
         f"![ns per op vs pool size]({image_prefix}ns_vs_pool.png) "

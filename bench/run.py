@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import alloc, corpus, device, guestprog, hostload, report
+from bench import alloc, corpus, device, guestprog, hostload, mixes, report, writeback
 from vm import klog, paths
 from vm.guest import Guest
 from vm.step import say, stage
@@ -26,6 +26,8 @@ class Plan:
     corpus_mib: int
     alloc: alloc.AllocPlan
     device: device.DevicePlan
+    mixes: mixes.MixPlan
+    writeback: writeback.WritebackPlan
 
 
 QUICK = Plan(
@@ -36,6 +38,8 @@ QUICK = Plan(
                           ladder_churn=2, repeat=2, thin=75),
     device=device.DevicePlan(io_seconds=4, jobs=(1, 2), hog_mib=128, hog_passes=1,
                              big_ram_mib=192, big_disk_factors=(2, 4)),
+    mixes=mixes.MixPlan(mib=96),
+    writeback=writeback.WritebackPlan(mib=32),
 )
 
 # About 32 minutes on this 2-core host under load 5-7 with the ladder run twice
@@ -49,6 +53,8 @@ FULL = Plan(
                           ladder_churn=10, repeat=2, ladder_repeat=1, thin=75),
     device=device.DevicePlan(io_seconds=10, jobs=(1, 2), hog_mib=512, hog_passes=2,
                              big_ram_mib=512, big_disk_factors=(2, 4)),
+    mixes=mixes.MixPlan(mib=384),
+    writeback=writeback.WritebackPlan(mib=128),
 )
 # No 1x: a hog of 1.5x RAM cannot fit in RAM plus a device of RAM's size, since
 # the compressed pages take RAM too (768 MiB over 512 MiB and a 512 MiB device:
@@ -62,7 +68,9 @@ SMOKE = replace(
     # no swap-larger-than-RAM section (7 minutes on the debug kernel under
     # TCG); `invoke bench --quick` runs it
     device=replace(QUICK.device, io_seconds=2, hog_mib=48, big_ram_mib=0,
-                   big_disk_factors=()))
+                   big_disk_factors=()),
+    mixes=mixes.MixPlan(mib=16),
+    writeback=writeback.WritebackPlan(mib=8))
 
 
 def guest_facts(g: Guest) -> dict[str, Any]:
@@ -99,6 +107,10 @@ def run_in_guest(g: Guest, plan: Plan) -> dict[str, Any]:
         with stage("bench: devices (ramzswap, zram, brd)"):
             res["device"] = device.run(g, plan.device, tool, corpus.CORPUS_PATH,
                                        plan.corpus_mib << 20)
+        with stage("bench: swap mixes (ramzswap, zram)"):
+            res["mixes"] = mixes.run(g, plan.mixes)
+        with stage("bench: writeback (ramzswap, zram)"):
+            res["writeback"] = writeback.run(g, plan.writeback, corpus.CORPUS_PATH)
     finally:
         corpus.remove(g)
     log = g.klog_since(mark)

@@ -118,8 +118,31 @@ def make_results() -> dict[str, Any]:
                    "devices": {"ramzswap": make_device("ramzswap", 30 * MiB, 25.0, 67.0),
                                "zram": make_device("zram", 32 * MiB, 33.0, 68.0),
                                "brd": make_device("brd", 48 * MiB, 137.0, 92.0)}},
+        "mixes": [make_mix("ramzswap", 25, 100, 49, 50), make_mix("zram", 25, 100, 49, 51),
+                  make_mix("ramzswap", 100, 100, 100, 100), make_mix("zram", 100, 100, 100, 99)],
+        "writeback": [make_writeback("ramzswap", 24.0, 40.0), make_writeback("zram", 30.0, 36.0)],
         "kernel_log": {"problems": []},
     }
+
+
+def make_mix(kind: str, pct: int, orig_mib: int, compr_mib: int,
+             used_mib: int) -> dict[str, Any]:
+    mm = {"orig_data_size": orig_mib * MiB, "compr_data_size": compr_mib * MiB,
+          "mem_used_total": used_mib * MiB, "huge_pages": 0}
+    return {"kind": kind, "random_pct": pct, "mib": orig_mib, "mm_stat": mm,
+            "xv_stat": None, "swap_used_kib": orig_mib * 1024, "mismatches": 0,
+            "mem_per_stored": used_mib / orig_mib, "overhead": used_mib / compr_mib}
+
+
+def make_writeback(kind: str, mib_s: float, read_mib_s: float) -> dict[str, Any]:
+    mm = {"orig_data_size": 8 * MiB, "compr_data_size": 3 * MiB, "mem_used_total": 3 * MiB}
+    return {"kind": kind, "mib": 8, "seconds": 8 / mib_s, "read_seconds": 8 / read_mib_s,
+            "pages_written": 2048, "bytes_read_back": 8 * MiB, "mib_s": mib_s,
+            "read_mib_s": read_mib_s, "mm_stat_before": mm,
+            "mm_stat_after": {**mm, "compr_data_size": 0, "mem_used_total": 0},
+            "bd_stat": {"bd_count": 2048, "bd_reads": 0, "bd_writes": 2048},
+            "bd_stat_after_read": {"bd_count": 2048, "bd_reads": 2048, "bd_writes": 2048},
+            "read_back_equal": True}
 
 
 @pytest.fixture
@@ -205,6 +228,45 @@ def test_device_ratios(res: dict[str, Any]) -> None:
     assert low.ratio == pytest.approx(0.01)
     assert low.meets() == "yes"
     assert report._f(low.ratio, low.fmt) == "1.00%"
+
+
+def test_writeback_rows_and_table(res: dict[str, Any]) -> None:
+    rows = rows_by_metric(res)
+    wr = rows["writeback MiB/s: ramzswap / zram"]
+    assert wr.ratio == pytest.approx(24 / 30)
+    assert (wr.better, wr.meets()) == ("higher", "no")
+    assert rows["read back from the backing device MiB/s: ramzswap / zram"].meets() == "yes"
+    md = report.markdown(res)
+    assert "| ramzswap | 2048 | 0.33 s | 24.0 | 3.0 MiB | 0.0 MiB | 2048 | 40.0 | yes |" in md
+    del res["writeback"][1]["read_mib_s"]
+    assert report.validate(res) == ["writeback[1].read_mib_s"]
+    del res["writeback"]     # results from before the section
+    assert report.validate(res) == []
+    assert "writeback MiB/s: ramzswap / zram" not in rows_by_metric(res)
+    assert "### Writeback to a backing device\n\nNot run in this plan." in report.markdown(res)
+
+
+def test_mix_rows_and_table(res: dict[str, Any]) -> None:
+    rows = [r for r in report.headline(res) if r.section.startswith("swap mix")]
+    assert [(r.section.split(", ")[1], r.metric.split(":")[0]) for r in rows] == [
+        (f"{pct}% incompressible", m) for pct in (25, 100)
+        for m in ("memory per byte stored", "allocator overhead mem_used / compr_data_size")]
+    q_mem, q_over, r_mem, r_over = rows
+    assert q_mem.ratio == pytest.approx(50 / 51) and q_mem.target == "<= 0.95"
+    assert q_mem.meets() == "no"
+    assert (q_over.ratio, q_over.meets()) == (pytest.approx(50 / 49), "no")
+    assert r_mem.ratio == pytest.approx(100 / 99) and r_mem.meets() == "no"
+    assert (r_over.ratio, r_over.meets()) == (1.0, "yes")
+    md = report.markdown(res)
+    assert "| 25% | zram | 100 | 100.0 MiB | 49.0 MiB | 51.0 MiB | 0 | 0.510 | 1.041 | 0 |" in md
+    del res["mixes"][3]        # a share with one device only gives no row
+    assert len([r for r in report.headline(res) if r.section.startswith("swap mix")]) == 2
+    del res["mixes"][0]["overhead"]
+    assert report.validate(res) == ["mixes[0].overhead"]
+    del res["mixes"]
+    assert report.validate(res) == []
+    assert "### Swap mixes (a hog held paged out)\n\nNot run in this plan." in \
+        report.markdown(res)
 
 
 def test_density_and_ratio_edge_cases(res: dict[str, Any]) -> None:

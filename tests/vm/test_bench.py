@@ -3,8 +3,9 @@ contender runs and the results document has every field.  Nothing about speed is
 asserted (timing is reported by `invoke bench`, never judged).
 
 The plan is bench.run.SMOKE: the quick plan's every step and field (corpus, the
-whole allocator matrix and pool-size ladder, every device's I/O and swap runs; not the
-swap-larger-than-RAM section, which `invoke bench --quick` runs) at a few
+whole allocator matrix and pool-size ladder, every device's I/O and swap runs, the
+swap mixes, the writeback of ramzswap and zram to a loop device; not the swap-larger-than-RAM
+section, which `invoke bench --quick` runs) at a few
 MiB, so that it also finishes in minutes on the debug kernel, where it
 doubles as a check of xvbench.ko under lockdep, SLUB_DEBUG, DEBUG_PAGEALLOC
 and kmemleak (the guest fixture fails the test on any kernel
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import alloc, device, report, run
+from bench import alloc, device, mixes, report, run, writeback
 from vm.guest import Guest
 from vm.step import say
 from vm.testing import swap
@@ -98,6 +99,20 @@ def test_bench_smoke_then_swap(guest: Guest, flavour: str, tmp_path: Path) -> No
         (k, f) for f in run.SMOKE.device.big_disk_factors for k in device.BIG_DEVICES]
     for b in big:
         assert b["hog"]["mismatches"] == 0 and b["pswpout_mib"] > 0, b
+    # mixes: each share through both devices, held in swap, read back right
+    assert [(m["random_pct"], m["kind"]) for m in res["mixes"]] == [
+        (p, k) for p in run.SMOKE.mixes.random_pcts for k in mixes.KINDS]
+    for m in res["mixes"]:
+        assert m["mismatches"] == 0 and m["mm_stat"]["orig_data_size"] > 0, m
+        assert m["kind_counts"]["random"] > 0, m
+    # writeback: both devices moved their idle pages out, gave the RAM back
+    # and read the corpus back equal from the loop device
+    wb = res["writeback"]
+    assert [w["kind"] for w in wb] == list(writeback.KINDS)
+    for w in wb:
+        assert w["read_back_equal"] and w["pages_written"] > 0, w
+        assert w["bytes_read_back"] > 0, w
+        assert w["mm_stat_after"]["mem_used_total"] < w["mm_stat_before"]["mem_used_total"], w
     # nothing of the bench is left behind in the guest
     left = guest.run("grep -E '^(xvbench|ramzswap|brd) ' /proc/modules; "
                      "tail -n +2 /proc/swaps", check=False).stdout
