@@ -28,6 +28,25 @@
 
 #include "backing.h"
 
+/*
+ * Reads of written-back pages that cannot be waited for where they start
+ * (inside a ->submit_bio) finish here.  WQ_MEM_RECLAIM: a swap-in may be
+ * one of them (6.12 swaps in through bios), and it must progress when
+ * memory is short.
+ */
+struct workqueue_struct *rzs_backing_wq;
+
+int __init rzs_backing_init(void)
+{
+	rzs_backing_wq = alloc_workqueue("ramzswap_bd", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	return rzs_backing_wq ? 0 : -ENOMEM;
+}
+
+void rzs_backing_exit(void)
+{
+	destroy_workqueue(rzs_backing_wq);
+}
+
 /**
  * rzs_backing_open() - open a block device as backing device
  * @b: where to keep it; must hold none
@@ -202,10 +221,38 @@ int rzs_backing_read(struct rzs_backing *b, unsigned long blk,
 		return rzs_backing_rw(b, blk, page, REQ_OP_READ);
 
 	INIT_WORK_ONSTACK(&w.work, rzs_backing_read_work);
-	queue_work(system_unbound_wq, &w.work);
+	queue_work(rzs_backing_wq, &w.work);
 	flush_work(&w.work);
 	destroy_work_on_stack(&w.work);
 	return w.err;
+}
+
+/**
+ * rzs_backing_read_async() - start reading a block, without waiting
+ * @b: an open backing device
+ * @blk: the block
+ * @page: where its PAGE_SIZE bytes go
+ * @done: called with the bio when the read completes (interrupt context;
+ *	  it owns the bio and must bio_put() it)
+ * @private: the bio's bi_private for @done
+ *
+ * For a read inside a ->submit_bio: the bio is queued on the caller's bio
+ * list and starts when that ->submit_bio returns, so many such reads run at
+ * once where rzs_backing_read() would run them one after another.
+ *
+ * Context: process context, may sleep (the bio comes from a mempool).
+ */
+void rzs_backing_read_async(struct rzs_backing *b, unsigned long blk,
+			    struct page *page, bio_end_io_t *done,
+			    void *private)
+{
+	struct bio *bio = bio_alloc(b->bdev, 1, REQ_OP_READ, GFP_NOIO);
+
+	bio->bi_iter.bi_sector = (sector_t)blk << (PAGE_SHIFT - SECTOR_SHIFT);
+	__bio_add_page(bio, page, PAGE_SIZE, 0);
+	bio->bi_end_io = done;
+	bio->bi_private = private;
+	submit_bio(bio);
 }
 
 /**

@@ -5,6 +5,7 @@
 #ifndef _RAMZSWAP_BACKING_H_
 #define _RAMZSWAP_BACKING_H_
 
+#include <linux/blk_types.h>
 #include <linux/types.h>
 
 struct block_device;
@@ -27,12 +28,19 @@ struct rzs_backing {
 	unsigned long next;
 };
 
+extern struct workqueue_struct *rzs_backing_wq;
+
+int rzs_backing_init(void);
+void rzs_backing_exit(void);
 int rzs_backing_open(struct rzs_backing *b, const char *path);
 void rzs_backing_close(struct rzs_backing *b);
 int rzs_backing_alloc(struct rzs_backing *b, unsigned long *blk);
 void rzs_backing_free(struct rzs_backing *b, unsigned long blk);
 int rzs_backing_read(struct rzs_backing *b, unsigned long blk,
 		     struct page *page);
+void rzs_backing_read_async(struct rzs_backing *b, unsigned long blk,
+			    struct page *page, bio_end_io_t *done,
+			    void *private);
 int rzs_backing_write(struct rzs_backing *b, unsigned long blk,
 		      struct page *page);
 ssize_t rzs_backing_show(struct rzs_backing *b, char *buf);

@@ -377,6 +377,80 @@ static bool rzs_still_on_block(struct ramzswap *rzs, unsigned long index,
 	return same;
 }
 
+static int rzs_read_slot(struct ramzswap *rzs, unsigned long index,
+			 struct page *page, bool touch, struct bio *parent);
+
+/* A read of a written-back page chained to the bio it is part of. */
+struct rzs_wb_read {
+	struct work_struct work;
+	struct ramzswap *rzs;
+	struct bio *parent;
+	struct page *page;
+	unsigned long index;
+	unsigned long blk;
+	blk_status_t status;
+};
+
+/*
+ * The disk read is done: unless the entry is still written back to that
+ * block (it may have been freed or rewritten meanwhile, see
+ * rzs_read_slot()), read it again as it is now; then end the bio's part.
+ */
+static void rzs_wb_read_work(struct work_struct *work)
+{
+	struct rzs_wb_read *r = container_of(work, struct rzs_wb_read, work);
+	struct ramzswap *rzs = r->rzs;
+	struct bio *parent = r->parent;
+	int ret = blk_status_to_errno(r->status);
+
+	if (ret)
+		pr_err_ratelimited("%s: reading page %lu from the backing device failed: %d\n",
+				   rzs->disk->disk_name, r->index, ret);
+	else if (!rzs_still_on_block(rzs, r->index, r->blk))
+		ret = rzs_read_slot(rzs, r->index, r->page, false, NULL);
+	flush_dcache_page(r->page);
+	if (unlikely(ret)) {
+		atomic64_inc(&rzs->stats.failed_reads);
+		parent->bi_status = BLK_STS_IOERR;
+	}
+	kfree(r);
+	bio_endio(parent);
+}
+
+static void rzs_wb_read_endio(struct bio *bio)
+{
+	struct rzs_wb_read *r = bio->bi_private;
+
+	r->status = bio->bi_status;
+	bio_put(bio);
+	INIT_WORK(&r->work, rzs_wb_read_work);
+	queue_work(rzs_backing_wq, &r->work);
+}
+
+/*
+ * Start reading entry @index, written back to block @blk, into @page for
+ * bio @parent, which then ends only when this read is done.  False if
+ * there is no memory for it (the caller reads synchronously instead).
+ */
+static bool rzs_read_backing_chained(struct ramzswap *rzs, unsigned long index,
+				     unsigned long blk, struct page *page,
+				     struct bio *parent)
+{
+	struct rzs_wb_read *r = kmalloc(sizeof(*r), GFP_NOIO | __GFP_NOWARN);
+
+	if (!r)
+		return false;
+	r->rzs = rzs;
+	r->parent = parent;
+	r->page = page;
+	r->index = index;
+	r->blk = blk;
+	atomic64_inc(&rzs->stats.bd_reads);
+	bio_inc_remaining(parent);
+	rzs_backing_read_async(&rzs->backing, blk, page, rzs_wb_read_endio, r);
+	return true;
+}
+
 /*
  * Fill @page with the content of entry @index; @touch: this is an access
  * (clears the idle mark, sets the access time), not writeback or
@@ -392,13 +466,18 @@ static bool rzs_still_on_block(struct ramzswap *rzs, unsigned long index,
  * may complete a later write to the block before this read): so the entry
  * is looked at again after the read, and the read starts over on what the
  * entry holds now unless it is still written back to that same block.
+ * With @parent (a whole page of that bio, read inside its ->submit_bio)
+ * the disk read is chained to @parent and this returns at once; the check
+ * and any new start are done when it completes (rzs_wb_read_work()), so the
+ * written-back pages of one bio are read all at once.
+ *
  * Not caught: the entry itself rewritten and written back onto that same
  * block again within the one read, after another entry had it in between;
  * next-fit block allocation makes that two reuses of one block in the
  * time of a read.
  */
 static int rzs_read_slot(struct ramzswap *rzs, unsigned long index,
-			 struct page *page, bool touch)
+			 struct page *page, bool touch, struct bio *parent)
 {
 	struct rzs_strm *strm = NULL;
 	unsigned long handle, flags;
@@ -424,6 +503,9 @@ again:
 		kunmap_local(dst);
 		if (strm)
 			rzs_strm_put(strm);
+		if (parent && rzs_read_backing_chained(rzs, index, handle, page,
+						       parent))
+			return 0;
 		ret = rzs_read_backing(rzs, index, handle, page);
 		if (ret || rzs_still_on_block(rzs, index, handle))
 			return ret;
@@ -599,15 +681,19 @@ out_free:
 	return ret;
 }
 
-/* Read @bv (within one device page) from page @index at byte @offset. */
+/*
+ * Read @bv (within one device page) from page @index at byte @offset, for
+ * bio @parent (NULL: not from a bio).
+ */
 static int rzs_bvec_read(struct ramzswap *rzs, struct bio_vec *bv,
-			 unsigned long index, unsigned int offset)
+			 unsigned long index, unsigned int offset,
+			 struct bio *parent)
 {
 	struct page *page;
 	int ret;
 
 	if (bv->bv_len == PAGE_SIZE) {
-		ret = rzs_read_slot(rzs, index, bv->bv_page, true);
+		ret = rzs_read_slot(rzs, index, bv->bv_page, true, parent);
 		flush_dcache_page(bv->bv_page);
 		return ret;
 	}
@@ -615,7 +701,7 @@ static int rzs_bvec_read(struct ramzswap *rzs, struct bio_vec *bv,
 	page = alloc_page(GFP_NOIO);
 	if (!page)
 		return -ENOMEM;
-	ret = rzs_read_slot(rzs, index, page, true);
+	ret = rzs_read_slot(rzs, index, page, true, NULL);
 	if (!ret)
 		memcpy_to_bvec(bv, page_address(page) + offset);
 	__free_page(page);
@@ -641,7 +727,7 @@ static int rzs_bvec_write(struct ramzswap *rzs, struct bio_vec *bv,
 	if (!page)
 		return -ENOMEM;
 	rzs_rmw_begin(rzs, index);
-	ret = rzs_read_slot(rzs, index, page, true);
+	ret = rzs_read_slot(rzs, index, page, true, NULL);
 	if (!ret) {
 		void *buf = page_address(page);
 
@@ -721,7 +807,8 @@ static void rzs_bio_rw(struct ramzswap *rzs, struct bio *bio)
 						     bv.bv_len);
 			} else {
 				atomic64_inc(&rzs->stats.num_reads);
-				ret = rzs_bvec_read(rzs, &bv, index, offset);
+				ret = rzs_bvec_read(rzs, &bv, index, offset,
+						    bio);
 			}
 			if (unlikely(ret)) {
 				atomic64_inc(write ? &rzs->stats.failed_writes :
@@ -830,7 +917,7 @@ static int rzs_rw_page(struct block_device *bdev, sector_t sector,
 		ret = rzs_write_page(rzs, index, page, false);
 	} else {
 		atomic64_inc(&rzs->stats.num_reads);
-		ret = rzs_read_slot(rzs, index, page, true);
+		ret = rzs_read_slot(rzs, index, page, true, NULL);
 		flush_dcache_page(page);
 	}
 	bdev_end_io_acct(bdev->bd_disk->part0, op, start_time);
@@ -1738,7 +1825,7 @@ static int rzs_writeback_slot(struct ramzswap *rzs, unsigned long index,
 		return -EDQUOT;
 	}
 
-	ret = rzs_read_slot(rzs, index, page, false);
+	ret = rzs_read_slot(rzs, index, page, false, NULL);
 	if (!ret)
 		ret = rzs_backing_write(&rzs->backing, *blk, page);
 	if (ret) {
@@ -2111,7 +2198,7 @@ static int rzs_recompress_slot(struct ramzswap *rzs, unsigned long index,
 	if (!claimed)
 		return 0;
 
-	ret = rzs_read_slot(rzs, index, page, false);
+	ret = rzs_read_slot(rzs, index, page, false, NULL);
 	for (prio = cur + 1; !ret && !len && prio < RZS_MAX_COMPS; prio++) {
 		if (!rzs->comp[prio] || (req->prio && prio != req->prio))
 			continue;
@@ -2561,9 +2648,13 @@ static int __init rzs_init(void)
 		return -ENODEV;
 	}
 
+	ret = rzs_backing_init();
+	if (ret)
+		return ret;
 	ret = rzs_comp_init();
 	if (ret) {
 		pr_err("cannot register the CPU hotplug state: %d\n", ret);
+		rzs_backing_exit();
 		return ret;
 	}
 
@@ -2571,6 +2662,7 @@ static int __init rzs_init(void)
 	if (rzs_major < 0) {
 		pr_err("cannot register a block major: %d\n", rzs_major);
 		rzs_comp_exit();
+		rzs_backing_exit();
 		return rzs_major;
 	}
 	rzs_debugfs_root = debugfs_create_dir("ramzswap", NULL);
@@ -2596,6 +2688,7 @@ out_devices:
 	debugfs_remove_recursive(rzs_debugfs_root);
 	unregister_blkdev(rzs_major, "ramzswap");
 	rzs_comp_exit();
+	rzs_backing_exit();
 	return ret;
 }
 
@@ -2607,6 +2700,7 @@ static void __exit rzs_exit(void)
 	debugfs_remove_recursive(rzs_debugfs_root);
 	unregister_blkdev(rzs_major, "ramzswap");
 	rzs_comp_exit();
+	rzs_backing_exit();
 }
 
 module_init(rzs_init);
