@@ -301,12 +301,6 @@ static u32 xv_rd(const struct xv_area *area, u32 off)
 	return val;
 }
 
-/* The header at @off, or XV_HDR_FREE if its page is absent (bad handles). */
-static u32 xv_rd_hdr(const struct xv_area *area, u32 off)
-{
-	return READ_ONCE(area->pages[off >> PAGE_SHIFT]) ? xv_rd(area, off) : XV_HDR_FREE;
-}
-
 /*
  * The mapping cache of one xv_malloc() or xv_free() call, under the pool
  * lock: the pages it has mapped, in the order kmap_local_page() mapped
@@ -1380,10 +1374,18 @@ struct xv_loc {
 	u32 size;		/* exactly what was given to xv_malloc() */
 };
 
-/* Find a live object; false (with a warning) if @handle names none. */
-static bool xv_locate(struct xv_pool *pool, unsigned long handle, struct xv_loc *loc)
+/*
+ * Find a live object; false (with a warning) if @handle names none.  With
+ * @hmap, the page of a packed object's header is left mapped and *@hmap is
+ * its address (the caller undoes it with kunmap_local()), so that xv_map()
+ * of an object in that same page costs one mapping, not two.
+ */
+static bool xv_locate(struct xv_pool *pool, unsigned long handle, struct xv_loc *loc,
+		      void **hmap)
 {
-	u32 hdr = XV_HDR_FREE;
+	struct page *hpage = NULL;
+	u32 hoff, hdr = XV_HDR_FREE;
+	void *kaddr = NULL;
 
 	loc->area = NULL;
 	loc->page = NULL;
@@ -1395,15 +1397,28 @@ static bool xv_locate(struct xv_pool *pool, unsigned long handle, struct xv_loc 
 			return false;
 		return true;
 	}
+	hoff = xv_addr_off(handle);
 	if (!upper_32_bits(handle))
 		loc->area = xv_area_get(pool, xv_addr_id(handle));
 	if (loc->area)
-		hdr = xv_rd_hdr(loc->area, xv_addr_off(handle));
+		hpage = READ_ONCE(loc->area->pages[hoff >> PAGE_SHIFT]);
+	if (hpage) {
+		/* A header is XV_ALIGN-aligned and XV_ALIGN long: one page. */
+		kaddr = kmap_local_page(hpage);
+		hdr = READ_ONCE(*(u32 *)(kaddr + offset_in_page(hoff)));
+	}
 	if (WARN_ONCE(hdr & XV_HDR_FREE, "xvmalloc: pool %s: bad handle %#lx\n",
-		      pool->name, handle))
+		      pool->name, handle)) {
+		if (kaddr)
+			kunmap_local(kaddr);
 		return false;
-	loc->off = xv_addr_off(handle) + XV_HDR_SIZE;
+	}
+	loc->off = hoff + XV_HDR_SIZE;
 	loc->size = xv_hdr_osize(hdr);
+	if (hmap)
+		*hmap = kaddr;
+	else
+		kunmap_local(kaddr);
 	return true;
 }
 
@@ -1446,12 +1461,13 @@ static DEFINE_PER_CPU(struct xv_map_state, xv_map_state);
 void *xv_map(struct xv_pool *pool, unsigned long handle, enum xv_mapmode mm)
 {
 	struct xv_map_state *st;
+	void *hmap = NULL;
 	struct xv_loc loc;
+	u32 poff, first;
 
-	if (!xv_locate(pool, handle, &loc))
-		return NULL;
 	st = get_cpu_ptr(&xv_map_state);
-	if (WARN_ONCE(st->pool, "xvmalloc: nested %s() on one CPU\n", __func__)) {
+	if (WARN_ONCE(st->pool, "xvmalloc: nested %s() on one CPU\n", __func__) ||
+	    !xv_locate(pool, handle, &loc, &hmap)) {
 		put_cpu_ptr(&xv_map_state);
 		return NULL;
 	}
@@ -1465,9 +1481,31 @@ void *xv_map(struct xv_pool *pool, unsigned long handle, enum xv_mapmode mm)
 		st->kaddr = kmap_local_page(loc.page);
 		return st->kaddr;
 	}
+	/*
+	 * The header's page is mapped at hmap.  Unless the header ends that
+	 * page, the object starts in it: mapped in place if it ends there
+	 * too, else its first part is copied from there.
+	 */
+	poff = offset_in_page(loc.off);
+	if (poff >= XV_HDR_SIZE) {
+		if (!xv_crosses(loc.off, loc.size)) {
+			st->kaddr = hmap + poff;
+			return st->kaddr;
+		}
+		first = PAGE_SIZE - poff;
+		if (mm != XV_MM_WO)
+			memcpy(st->buf, hmap + poff, first);
+		kunmap_local(hmap);
+		if (mm != XV_MM_WO)
+			memcpy_from_page(st->buf + first,
+					 loc.area->pages[(loc.off >> PAGE_SHIFT) + 1], 0,
+					 loc.size - first);
+		st->kaddr = NULL;
+		return st->buf;
+	}
+	kunmap_local(hmap);
 	if (!xv_crosses(loc.off, loc.size)) {
-		st->kaddr = kmap_local_page(loc.area->pages[loc.off >> PAGE_SHIFT]) +
-			    offset_in_page(loc.off);
+		st->kaddr = kmap_local_page(loc.area->pages[loc.off >> PAGE_SHIFT]);
 		return st->kaddr;
 	}
 	st->kaddr = NULL;
@@ -1520,7 +1558,7 @@ void xv_read(struct xv_pool *pool, unsigned long handle, void *dst)
 {
 	struct xv_loc loc;
 
-	if (!xv_locate(pool, handle, &loc))
+	if (!xv_locate(pool, handle, &loc, NULL))
 		return;
 	if (loc.page)
 		memcpy_from_page(dst, loc.page, 0, loc.size);
@@ -1541,7 +1579,7 @@ void xv_write(struct xv_pool *pool, unsigned long handle, const void *src)
 {
 	struct xv_loc loc;
 
-	if (!xv_locate(pool, handle, &loc))
+	if (!xv_locate(pool, handle, &loc, NULL))
 		return;
 	if (loc.page)
 		memcpy_to_page(loc.page, 0, src, loc.size);
@@ -1562,7 +1600,7 @@ size_t xv_obj_size(struct xv_pool *pool, unsigned long handle)
 {
 	struct xv_loc loc;
 
-	return xv_locate(pool, handle, &loc) ? loc.size : 0;
+	return xv_locate(pool, handle, &loc, NULL) ? loc.size : 0;
 }
 EXPORT_SYMBOL_GPL(xv_obj_size);
 

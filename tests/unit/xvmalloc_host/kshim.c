@@ -51,7 +51,7 @@ static struct page *kshim_page_struct(void)
 /* kmap_local stack: at most this deep, undone in reverse order. */
 #define KSHIM_KMAP_MAX 16
 static struct page *kshim_kmap_stack[KSHIM_KMAP_MAX];
-static int kshim_kmap_depth;
+int kshim_kmap_depth;		/* kmap_local mappings held now */
 
 void kshim_error(const char *file, int line, const char *fmt, ...)
 {

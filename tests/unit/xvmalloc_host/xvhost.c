@@ -107,10 +107,38 @@ static void obj_store(struct xv_pool *pool, struct obj *o, u32 how)
 	}
 }
 
+/*
+ * kmap_local_page() calls made by xv_map() for reading: an object mapped
+ * in place (one page) and one copied out (bounced, or over two pages).
+ */
+static unsigned long map_n[2], map_sum[2], map_max[2];
+
+static void map_kmaps_add(unsigned long kmaps, bool in_place)
+{
+	map_n[in_place]++;
+	map_sum[in_place] += kmaps;
+	map_max[in_place] = max(map_max[in_place], kmaps);
+}
+
+static void print_map_kmaps(void)
+{
+	static const char *const name[2] = { "bounced", "in_place" };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		printf("map_%s_calls: %lu\n", name[i], map_n[i]);
+		printf("map_%s_kmaps_max: %lu\n", name[i], map_max[i]);
+		printf("map_%s_kmaps_mean: %.3f\n", name[i],
+		       map_n[i] ? (double)map_sum[i] / map_n[i] : 0.0);
+	}
+}
+
 /* Check the object's content by one of the three ways out. */
 static void obj_verify(struct xv_pool *pool, const struct obj *o, u32 how)
 {
+	unsigned long k0;
 	const u8 *p;
+	int depth;
 
 	pattern(chk, o->size, o->h, o->gen);
 	EXPECT(xv_obj_size(pool, o->h) == o->size, "size %zu, expected %u",
@@ -123,10 +151,14 @@ static void obj_verify(struct xv_pool *pool, const struct obj *o, u32 how)
 		       o->h, o->size);
 		break;
 	default:
+		k0 = kshim_kmaps;
+		depth = kshim_kmap_depth;
 		p = xv_map(pool, o->h, how % 3 == 1 ? XV_MM_RO : XV_MM_RW);
 		EXPECT(p, "map failed");
 		if (!p)
 			break;
+		/* in place: its one mapping is still held */
+		map_kmaps_add(kshim_kmaps - k0, kshim_kmap_depth > depth);
 		EXPECT(!memcmp(p, chk, o->size), "xv_map: handle %#lx size %u corrupt",
 		       o->h, o->size);
 		xv_unmap(pool, o->h);
@@ -1083,6 +1115,7 @@ int main(int argc, char **argv)
 	print_opstat("alloc", &st_alloc);
 	print_opstat("alloc_grow", &st_alloc_grow);
 	print_opstat("free", &st_free);
+	print_map_kmaps();
 	printf("alloc_all_kmaps_mean: %.3f\n", (double)(st_alloc.sum_kmaps +
 	       st_alloc_grow.sum_kmaps) / (double)(st_alloc.n + st_alloc_grow.n));
 

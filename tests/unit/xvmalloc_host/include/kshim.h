@@ -76,6 +76,7 @@ extern unsigned long kshim_errors;	/* shim-detected bugs */
 extern unsigned long kshim_warnings;	/* WARN*() that fired */
 extern unsigned long kshim_listops;	/* xv_trace_listop() calls */
 extern unsigned long kshim_kmaps;	/* kmap_local_page() calls */
+extern int kshim_kmap_depth;		/* kmap_local mappings held now */
 extern long kshim_pages_live;		/* pages allocated, not freed */
 extern long kshim_kmalloc_live;		/* kmalloc()s not freed */
 extern int kshim_atomic;		/* > 0: locks held / preemption off */
