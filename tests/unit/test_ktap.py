@@ -244,3 +244,20 @@ def test_cases_are_frozen() -> None:
     case = parse("dmesg_module.log")[0]
     with pytest.raises(dataclasses.FrozenInstanceError):
         case.ok = False  # type: ignore[misc]
+
+
+def test_kunit_lite_report() -> None:
+    """kernel/xvmalloc/kunit_lite.c's report (kernels without KUnit): its
+    passing lines as the perf kernel printed them, with a skip, a failed
+    assertion and a failed expectation in the format it prints them."""
+    cases = by_name(parse("dmesg_kunit_lite.log"))
+    assert len(cases) == 18 and all(c.suite == "xvmalloc" for c in cases.values())
+    assert cases["xvt_highmem"].ok and cases["xvt_highmem"].skipped
+    nomem = cases["xvt_nomem"]
+    assert not nomem.ok and "ASSERTION FAILED at kernel/xvmalloc/xvmalloc_kunit.c:490" \
+        in nomem.diag and "st.alloc_failures == 2 (0x2)" in nomem.diag
+    chunk = cases["xvt_nomem_chunk"]
+    assert not chunk.ok and "object 3 corrupt" in chunk.diag
+    passed = [n for n, c in cases.items() if c.ok and not c.skipped]
+    assert len(passed) == 15 and "xvt_meta" in passed
+    assert "pages 774 -> 351" not in cases["xvt_meta"].diag

@@ -1,5 +1,8 @@
 """xvmalloc.ko in the guest: its KUnit suite (xvmalloc_test.ko, suite
 "xvmalloc"), one pytest result per KUnit case, and load/unload cycles.
+On the debug kernel KUnit runs the suite; the perf kernel has no KUnit, so
+there kernel/xvmalloc/kunit_lite.c runs the same cases (as on Debian's
+stock kernels) and its KTAP report comes from the kernel log.
 
 The suite runs once per booted guest (vm/testing/kunit.py), when the first
 KUnit test here asks for it; the others read the same results."""
@@ -10,7 +13,7 @@ import pytest
 
 from vm import kmemleak
 from vm.guest import Guest
-from vm.testing.kunit import SuiteRun, loaded, run_suite
+from vm.testing.kunit import XVMALLOC_CASES, SuiteRun, loaded, run_suite
 from vm.testing.kunit import unload as _unload
 
 pytestmark = pytest.mark.vm
@@ -20,29 +23,7 @@ RESULTS = f"/sys/kernel/debug/kunit/{SUITE}/results"
 KUNIT_TIMEOUT_S = 600.0
 CYCLES = 5
 
-# Every case of kernel/xvmalloc/xvmalloc_test.c, in suite order.  A case
-# that does not report (or one not listed here) fails
-# test_kunit_reports_every_case.
-CASES = [
-    "xvt_invalid_sizes",
-    "xvt_sizes_alone",
-    "xvt_sizes_interleaved",
-    "xvt_coalesce",
-    "xvt_sparse",
-    "xvt_whole_pages",
-    "xvt_random",
-    "xvt_map_modes",
-    "xvt_highmem",
-    "xvt_nomem",
-    "xvt_nomem_chunk",
-    "xvt_atomic",
-    "xvt_irq_context",
-    "xvt_concurrency",
-    "xvt_released_untouched",
-    "xvt_compact_sizes",
-    "xvt_compact_race",
-    "xvt_meta",
-]
+CASES = XVMALLOC_CASES
 
 _runs: dict[int, SuiteRun] = {}
 
@@ -78,7 +59,7 @@ def _suite(guest: Guest) -> SuiteRun:
     return _runs[key]
 
 
-@pytest.mark.debug_only
+@pytest.mark.both_flavours
 def test_kunit_reports_every_case(guest: Guest) -> None:
     run = _suite(guest)
     missing = [c for c in CASES if c not in run.cases]
@@ -88,7 +69,7 @@ def test_kunit_reports_every_case(guest: Guest) -> None:
         f"--- {RESULTS} ---\n{run.results}")
 
 
-@pytest.mark.debug_only
+@pytest.mark.both_flavours
 @pytest.mark.parametrize("case", CASES)
 def test_kunit(guest: Guest, case: str) -> None:
     run = _suite(guest)

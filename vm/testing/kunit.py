@@ -15,6 +15,31 @@ from vm.ktap import INCOMPLETE, SUITE_FAILURE, KtapCase, KtapError, parse_ktap
 
 DEBUGFS = "/sys/kernel/debug"
 
+# Every case of kernel/xvmalloc/xvmalloc_kunit.c, in suite order.  A case
+# that does not report (or one not listed here) fails the tests that run
+# the suite (tests/vm/test_xvmalloc.py, test_stock_kernels.py).
+XVMALLOC_SUITE = "xvmalloc"
+XVMALLOC_CASES = [
+    "xvt_invalid_sizes",
+    "xvt_sizes_alone",
+    "xvt_sizes_interleaved",
+    "xvt_coalesce",
+    "xvt_sparse",
+    "xvt_whole_pages",
+    "xvt_random",
+    "xvt_map_modes",
+    "xvt_highmem",
+    "xvt_nomem",
+    "xvt_nomem_chunk",
+    "xvt_atomic",
+    "xvt_irq_context",
+    "xvt_concurrency",
+    "xvt_released_untouched",
+    "xvt_compact_sizes",
+    "xvt_compact_race",
+    "xvt_meta",
+]
+
 
 class KunitError(AssertionError):
     """The suite did not run or reported nothing."""

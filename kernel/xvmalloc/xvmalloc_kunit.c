@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit tests for xvmalloc: module xvmalloc_test.ko, suite "xvmalloc".
+ * Where the kernel has no KUnit, kunit_lite.c runs them (see kunit_lite.h).
  *
  * Sized for a slow emulated guest with lockdep, DEBUG_PAGEALLOC and
  * kmemleak: the whole suite should take seconds, not minutes.  Every
  * object is filled with a pattern derived from its handle and checked
  * before it is freed, so overlapping objects or lost writes show up.
  */
+#if IS_ENABLED(CONFIG_KUNIT)
 #include <kunit/test.h>
+#else
+#include "kunit_lite.h"	/* the same cases where the kernel has no KUnit */
+#endif
 #include <linux/completion.h>
 #include <linux/highmem.h>
 #include <linux/hrtimer.h>
