@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from vm import cache, paths
+from vm import cache, paths, rootdir
 from vm.errors import StepError
 from vm.step import run_logged, say, stage
 
@@ -91,8 +91,7 @@ def _build(force: bool) -> Image:
     cache.invalidate(d)
     log = paths.ensure(paths.logs_dir()) / "image.log"
     root = d / "rootfs"
-    if root.exists():
-        shutil.rmtree(root)
+    rootdir.remove(root, "guest image")
     cmd: list[str] = ["mmdebstrap", "--arch=i386", "--variant=minbase",
                       "--include=" + ",".join(PACKAGES)]
     for hook in _customize_hooks(pub):

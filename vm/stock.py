@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vm import cache, paths, qemu
+from vm import cache, paths, qemu, rootdir
 from vm.errors import StepError
 from vm.guest import BOOT_DEADLINE_S, Guest
 from vm.image import MIRROR, ROOTFS_SRC, SUITE, ssh_key
@@ -131,8 +131,7 @@ def _build(a: Arch, d: Path, force: bool) -> StockImage:
     cache.invalidate(d)
     log = paths.ensure(paths.logs_dir()) / f"stock-image-{a.name}.log"
     root = d / "rootfs"
-    if root.exists():
-        shutil.rmtree(root)
+    rootdir.remove(root, f"stock image {a.name}")
     pkgs = [a.kernel_pkg, a.headers_pkg, *PACKAGES]
     cmd = [f"--arch={a.name}", "--variant=minbase", "--aptopt=APT::Install-Recommends \"false\"",
            "--include=" + ",".join(pkgs)]
