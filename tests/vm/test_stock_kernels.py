@@ -186,7 +186,12 @@ def _swap_run(g: Guest, dev: str, sysdir: str,
 def test_swap_hog_every_page_verified_ramzswap_and_zram(box: StockBox, sg: Guest) -> None:
     r = Rzs(sg)
     sg.run("grep -q '^ramzswap ' /proc/modules || modprobe ramzswap")
-    w_r, v_r, max_r, xv, mib = _swap_run(sg, "/dev/ramzswap0", "/sys/block/ramzswap0")
+    # The first hog after boot (and after dkms's compiles) runs slower on
+    # whichever device it uses: 34.4 MiB/s through zram first, 51.9 through
+    # zram fourth, in one boot of the 686-pae guest.  A hog that is not
+    # measured goes first, so both measured ones find the guest alike.
+    _, _, _, _, mib = _swap_run(sg, "/dev/ramzswap0", "/sys/block/ramzswap0")
+    w_r, v_r, max_r, xv, _ = _swap_run(sg, "/dev/ramzswap0", "/sys/block/ramzswap0", mib)
     highmem = sg.run("grep -c '^HighTotal' /proc/meminfo", check=False).stdout.strip() == "1"
     assert xv["pages_total"] > 0, xv
     if highmem:
