@@ -19,6 +19,7 @@ from bench.device import Device, elapsed, uptime_cmd
 from vm import stats
 from vm.guest import Guest
 from vm.step import say
+from vm.testing import loopdev
 
 BACKING_FILE = "/var/tmp/bench-backing.img"
 MiB = 1 << 20
@@ -31,11 +32,7 @@ class WritebackPlan:
 
 
 def _loop(g: Guest, mib: int) -> str:
-    g.run(f"rm -f {BACKING_FILE} && truncate -s {mib}M {BACKING_FILE}")
-    dev = str(g.run(f"losetup -f --show {BACKING_FILE}").stdout.strip())
-    if not dev.startswith("/dev/loop"):
-        raise RuntimeError(f"losetup gave {dev!r} for {BACKING_FILE}")
-    return dev
+    return loopdev.make(g, BACKING_FILE, mib, filled=True)
 
 
 def run_one(g: Guest, kind: str, mib: int, corpus_path: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from vm.guest import Guest
-from vm.testing import swap
+from vm.testing import loopdev, swap
 from vm.testing.rzs import PAGE, MiB, Rzs, make_mixed_file
 
 pytestmark = pytest.mark.vm
@@ -32,11 +32,9 @@ class Backing:
         self.g = g
         self.devs: list[str] = []
 
-    def make(self, mib: int, name: str = "rzs-backing", ro: bool = False) -> str:
-        path = f"/var/tmp/{name}.img"
-        self.g.run(f"truncate -s {mib}M {path}")
-        dev = str(self.g.run(f"losetup -f --show {'-r ' if ro else ''}{path}").stdout.strip())
-        assert dev.startswith("/dev/loop"), dev
+    def make(self, mib: int, name: str = "rzs-backing", ro: bool = False,
+             filled: bool = False) -> str:
+        dev = loopdev.make(self.g, f"/var/tmp/{name}.img", mib, ro, filled)
         self.devs.append(dev)
         return dev
 
@@ -499,7 +497,7 @@ def test_writeback_rate_against_zram(wb: tuple[Rzs, Backing], guest: Guest) -> N
     to the same loop device, in one boot: both write every pool page and read
     it all back right.  The rates are printed (never asserted)."""
     rzs, back = wb
-    loop = back.make(256)
+    loop = back.make(256, filled=True)
     rzs.insmod()
     make_mixed_file(guest, f"{WORK}/data", 16)
     size = 64 * MiB
