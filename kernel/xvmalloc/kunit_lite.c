@@ -56,6 +56,15 @@ static void kunit_lite_report(struct kunit *test, const char *file, int line,
 	pr_info("    Expected %s, but\n", what);
 }
 
+/* The case's own message of a failed check, if it has one. */
+static void kunit_lite_msg(const char *fmt, va_list *args)
+{
+	struct va_format vaf = { .fmt = fmt, .va = args };
+
+	if (fmt)
+		pr_info("    %pV\n", &vaf);
+}
+
 /**
  * kunit_lite_fail() - report a failed KUNIT_EXPECT_TRUE() or _ASSERT_TRUE()
  * @test: the running case
@@ -70,18 +79,13 @@ static void kunit_lite_report(struct kunit *test, const char *file, int line,
 void kunit_lite_fail(struct kunit *test, const char *file, int line, bool assert,
 		     const char *what, const char *fmt, ...)
 {
-	struct va_format vaf;
 	va_list args;
 
 	kunit_lite_report(test, file, line, assert, what);
 	pr_info("        %s is false\n", what);
-	if (fmt) {
-		va_start(args, fmt);
-		vaf.fmt = fmt;
-		vaf.va = &args;
-		pr_info("    %pV\n", &vaf);
-		va_end(args);
-	}
+	va_start(args, fmt);
+	kunit_lite_msg(fmt, &args);
+	va_end(args);
 	if (assert)
 		kunit_lite_end(test);
 }
@@ -105,19 +109,14 @@ void kunit_lite_fail_binary(struct kunit *test, const char *file, int line, bool
 			    const char *what, const char *left, long long lval,
 			    const char *right, long long rval, const char *fmt, ...)
 {
-	struct va_format vaf;
 	va_list args;
 
 	kunit_lite_report(test, file, line, assert, what);
 	pr_info("        %s == %lld (0x%llx)\n", left, lval, lval);
 	pr_info("        %s == %lld (0x%llx)\n", right, rval, rval);
-	if (fmt) {
-		va_start(args, fmt);
-		vaf.fmt = fmt;
-		vaf.va = &args;
-		pr_info("    %pV\n", &vaf);
-		va_end(args);
-	}
+	va_start(args, fmt);
+	kunit_lite_msg(fmt, &args);
+	va_end(args);
 	if (assert)
 		kunit_lite_end(test);
 }
