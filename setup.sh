@@ -33,7 +33,7 @@ need_space . 1024 "the Python venv (.venv/)" ""
 # only a Recommends of mmdebstrap, which --no-install-recommends skips.
 PKGS=(
   build-essential gcc-multilib flex bison bc libelf-dev libssl-dev cpio kmod xz-utils
-  sparse linux-source-6.1 linux-source-6.12 mmdebstrap arch-test e2fsprogs qemu-system-x86
+  sparse linux-source-6.1 linux-source-6.12 mmdebstrap arch-test e2fsprogs mount qemu-system-x86
   openssh-client python3 python3-venv ca-certificates
 )
 missing=()

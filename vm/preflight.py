@@ -15,7 +15,7 @@ TOOLS: tuple[tuple[str, str], ...] = (
     ("gcc", "build-essential"), ("make", "build-essential"), ("flex", "flex"),
     ("bison", "bison"), ("bc", "bc"), ("xz", "xz-utils"), ("cpio", "cpio"),
     ("depmod", "kmod"), ("sparse", "sparse"), ("mmdebstrap", "mmdebstrap"),
-    ("mke2fs", "e2fsprogs"), ("ssh-keygen", "openssh-client"),
+    ("mke2fs", "e2fsprogs"), ("ssh-keygen", "openssh-client"), ("umount", "mount"),
     ("qemu-system-i386", "qemu-system-x86"),
 )
 FILES: tuple[tuple[str, str], ...] = (

@@ -42,7 +42,11 @@ def remove(root: Path, step: str) -> None:
     """Unmount whatever is mounted under *root*, then delete it."""
     if not root.exists():
         return
-    for point in mounts_under(root):
+    points = mounts_under(root)
+    if points and shutil.which("umount") is None:
+        raise StepError(step, f"{points[0]} is still mounted (a killed mmdebstrap left it) and "
+                              "umount is not installed: apt-get install mount")
+    for point in points:
         res = subprocess.run(["umount", "--lazy", str(point)], capture_output=True, text=True,
                              check=False)
         if res.returncode != 0:

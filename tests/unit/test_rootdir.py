@@ -59,3 +59,15 @@ def test_unmount_failure_is_one_clear_error(tmp_path: Path,
     with pytest.raises(StepError, match="still mounted"):
         rootdir.remove(root, "stock image i386")
     assert root.exists()
+
+
+def test_missing_umount_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stale mount and no umount (a root without Debian's `mount` package):
+    one line naming the package, and the root is left alone."""
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    monkeypatch.setattr(rootdir, "mounts_under", lambda r, t=None: [root / "proc"])
+    monkeypatch.setattr("vm.rootdir.shutil.which", lambda name: None)
+    with pytest.raises(StepError, match="apt-get install mount"):
+        rootdir.remove(root, "guest image")
+    assert root.exists()
