@@ -31,12 +31,8 @@ class WritebackPlan:
     mib: int      # corpus MiB written to the device, then written back (0: no run)
 
 
-def _loop(g: Guest, mib: int) -> str:
-    return loopdev.make(g, BACKING_FILE, mib, filled=True)
-
-
 def run_one(g: Guest, kind: str, mib: int, corpus_path: str) -> dict[str, Any]:
-    loop = _loop(g, 2 * mib)
+    loop = loopdev.make(g, BACKING_FILE, 2 * mib, filled=True)
     d = Device(g, kind)
     try:
         d.setup(2 * mib * MiB, backing=loop)

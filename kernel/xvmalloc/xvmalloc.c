@@ -1482,35 +1482,28 @@ void *xv_map(struct xv_pool *pool, unsigned long handle, enum xv_mapmode mm)
 		return st->kaddr;
 	}
 	/*
-	 * The header's page is mapped at hmap.  Unless the header ends that
-	 * page, the object starts in it: mapped in place if it ends there
-	 * too, else its first part is copied from there.
+	 * hmap maps the header's page, where the object starts unless the
+	 * header ends that page: then the object starts the next page (and,
+	 * at most XV_MAX_PACKED long, ends there).
 	 */
-	poff = offset_in_page(loc.off);
-	if (poff >= XV_HDR_SIZE) {
-		if (!xv_crosses(loc.off, loc.size)) {
-			st->kaddr = hmap + poff;
-			return st->kaddr;
-		}
-		first = PAGE_SIZE - poff;
-		if (mm != XV_MM_WO)
-			memcpy(st->buf, hmap + poff, first);
+	if (!offset_in_page(loc.off)) {
 		kunmap_local(hmap);
-		if (mm != XV_MM_WO)
-			memcpy_from_page(st->buf + first,
-					 loc.area->pages[(loc.off >> PAGE_SHIFT) + 1], 0,
-					 loc.size - first);
-		st->kaddr = NULL;
-		return st->buf;
+		hmap = kmap_local_page(loc.area->pages[loc.off >> PAGE_SHIFT]);
 	}
-	kunmap_local(hmap);
+	poff = offset_in_page(loc.off);
 	if (!xv_crosses(loc.off, loc.size)) {
-		st->kaddr = kmap_local_page(loc.area->pages[loc.off >> PAGE_SHIFT]);
+		st->kaddr = hmap + poff;
 		return st->kaddr;
 	}
-	st->kaddr = NULL;
+	/* Over two pages: bounced, the first part copied from hmap. */
+	first = PAGE_SIZE - poff;
 	if (mm != XV_MM_WO)
-		xv_copy_from(loc.area, loc.off, loc.size, st->buf);
+		memcpy(st->buf, hmap + poff, first);
+	kunmap_local(hmap);
+	if (mm != XV_MM_WO)
+		memcpy_from_page(st->buf + first, loc.area->pages[(loc.off >> PAGE_SHIFT) + 1],
+				 0, loc.size - first);
+	st->kaddr = NULL;
 	return st->buf;
 }
 EXPORT_SYMBOL_GPL(xv_map);
