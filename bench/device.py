@@ -35,6 +35,13 @@ Swap (the device is the guest's only swap):
     - at the sample with the most swap in use ("stored"): the device's memory
       (mm_stat mem_used_total; brd: stored, by construction) and the drop of
       LowFree since before the hog, both per GiB stored.
+    Each device runs the hog ``swap_rounds`` times, the devices taking turns in
+    an order reversed every round (ramzswap, zram, brd, then brd, zram,
+    ramzswap, ...), so that neither the first hog after boot (the slowest on
+    any device) nor a drift of the host favours one device.  The MiB/s are the
+    median over the rounds (a single page-out of 128 MiB lasts about 3 s under
+    TCG, and one in six such runs was off by half: 2026-12-04, 6.12); the
+    memory figures are the first round's; every round is kept in "rounds".
 
 Swap larger than RAM (ramzswap and zram; "big_swap" in the results):
     A ramfs balloon (never swapped) leaves ``big_ram_mib`` MiB available ("RAM"
@@ -51,6 +58,7 @@ Swap larger than RAM (ramzswap and zram; "big_swap" in the results):
 from __future__ import annotations
 
 import json
+import statistics
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -115,6 +123,7 @@ class DevicePlan:
     big_ram_mib: int = 0         # 0: no swap-larger-than-RAM section
     big_hog_factor: float = 1.5
     big_disk_factors: tuple[int, ...] = (2, 4)
+    swap_rounds: int = 3         # swap runs per device, in alternating order
 
 
 # ---- one device ----------------------------------------------------------------
@@ -381,6 +390,26 @@ def _sampled_hog(g: Guest, d: Device, hog_cmd: str,
     return hog, samples, float(meta["t0"]), float(meta["t1"])
 
 
+def swap_order(kinds: tuple[str, ...], rounds: int) -> list[tuple[int, str]]:
+    """(round, device) in run order: every device once per round, the order
+    reversed every other round."""
+    return [(r, k) for r in range(rounds) for k in (kinds if r % 2 == 0 else kinds[::-1])]
+
+
+SWAP_RATES = ("out_mib_s", "in_mib_s", "pageout_seconds", "verify_seconds")
+
+
+def swap_rounds_merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One device's swap figures over its rounds (pure): the first round's,
+    with the rates and times replaced by their medians over all rounds."""
+    if not runs:
+        raise ValueError("no swap rounds")
+    out = {**runs[0], "rounds": [{k: r[k] for k in SWAP_RATES} for r in runs]}
+    for k in SWAP_RATES:
+        out[k] = statistics.median(float(r[k]) for r in runs)
+    return out
+
+
 def swap_run(g: Guest, kind: str, plan: DevicePlan) -> dict[str, Any]:
     d = Device(g, kind)
     g.run("swapoff -a", timeout=900)
@@ -489,9 +518,14 @@ def run(g: Guest, plan: DevicePlan, tool: str, corpus_path: str,
                            "fio_problem": fio_problem, "devices": {}}
     for kind in DEVICES:
         say(f"bench device {kind}: corpus I/O ({corpus_bytes // MiB} MiB)")
-        blk = block_run(g, kind, plan, tool, corpus_path, corpus_bytes, fio_problem)
-        say(f"bench device {kind}: swap, hog of {plan.hog_mib} MiB x {plan.hog_passes}")
-        sw = swap_run(g, kind, plan)
-        out["devices"][kind] = {**blk, "swap": sw}
+        out["devices"][kind] = block_run(g, kind, plan, tool, corpus_path, corpus_bytes,
+                                         fio_problem)
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in DEVICES}
+    for r, kind in swap_order(DEVICES, plan.swap_rounds):
+        say(f"bench device {kind}: swap round {r + 1}/{plan.swap_rounds}, "
+            f"hog of {plan.hog_mib} MiB x {plan.hog_passes}")
+        runs[kind].append(swap_run(g, kind, plan))
+    for kind in DEVICES:
+        out["devices"][kind]["swap"] = swap_rounds_merge(runs[kind])
     out["big_swap"] = big_swap(g, plan) if plan.big_ram_mib else []
     return out

@@ -300,7 +300,9 @@ def headline(res: dict[str, Any]) -> list[Row]:
                     ratio(rz_mem, zr_mem), "<= 1.00"))
     rows.append(Row(sec, "memory for the corpus: ramzswap / brd", _mib(rz_mem), _mib(brd_mem),
                     ratio(rz_mem, brd_mem)))
-    sec = f"swap (hog {rz['swap']['hog']['mib']} MiB x {rz['swap']['hog']['passes']} page-outs)"
+    rounds = len(rz["swap"].get("rounds") or [None])
+    sec = (f"swap (hog {rz['swap']['hog']['mib']} MiB x {rz['swap']['hog']['passes']} page-outs"
+           + (f", median of {rounds} rounds)" if rounds > 1 else ")"))
     for key, what in (("out_mib_s", "swap out MiB/s"), ("in_mib_s", "swap in MiB/s")):
         for refname, ref, target in (("zram", zr, ">= 1.0"), ("brd", brd, "")):
             rows.append(Row(sec, f"{what}: ramzswap / {refname}", _f(rz["swap"][key], "{:.1f}"),
@@ -515,8 +517,16 @@ def io_table(res: dict[str, Any]) -> str:
         rz, zr, brd = vals
         rows.append([name, _f(rz, "{:.1f}"), _f(zr, "{:.1f}"), _f(brd, "{:.1f}"),
                      _f(ratio(rz, zr)), _f(ratio(rz, brd))])
-    return _table(["test (MiB/s)", "ramzswap", "zram", "brd", "ramzswap / zram",
-                   "ramzswap / brd"], rows)
+    table = _table(["test (MiB/s)", "ramzswap", "zram", "brd", "ramzswap / zram",
+                    "ramzswap / brd"], rows)
+    devs = res["device"]["devices"]
+    if len(devs["ramzswap"]["swap"].get("rounds") or []) > 1:
+        per = "; ".join(f"{d} " + ", ".join(f"{r['out_mib_s']:.1f}/{r['in_mib_s']:.1f}"
+                                            for r in devs[d]["swap"]["rounds"])
+                        for d in DEVICES)
+        table += ("\n\nSwap rows are medians over the rounds (devices in turn, the order "
+                  f"reversed every round); out/in MiB/s of each round: {per}.")
+    return table
 
 
 def fio_table(res: dict[str, Any]) -> str:

@@ -68,7 +68,7 @@ SMOKE = replace(
     # no swap-larger-than-RAM section (7 minutes on the debug kernel under
     # TCG); `invoke bench --quick` runs it
     device=replace(QUICK.device, io_seconds=2, hog_mib=48, big_ram_mib=0,
-                   big_disk_factors=()),
+                   big_disk_factors=(), swap_rounds=1),
     mixes=mixes.MixPlan(mib=16),
     writeback=writeback.WritebackPlan(mib=8))
 

@@ -358,6 +358,27 @@ def test_parse_samples_and_swap_metrics() -> None:
 
 
 
+def test_swap_rounds_alternate_and_take_medians(res: dict[str, Any]) -> None:
+    order = device.swap_order(("a", "b", "c"), 3)
+    assert [k for _, k in order] == ["a", "b", "c", "c", "b", "a", "a", "b", "c"]
+    assert [r for r, _ in order] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    runs = [{"out_mib_s": o, "in_mib_s": i, "pageout_seconds": 1.0, "verify_seconds": 2.0,
+             "peak": {"stored_kib": n}} for n, (o, i) in enumerate(((36.6, 65.3), (38.8, 31.0),
+                                                                   (39.5, 74.5)))]
+    m = device.swap_rounds_merge(runs)
+    assert (m["out_mib_s"], m["in_mib_s"]) == (38.8, 65.3)
+    assert m["peak"] == {"stored_kib": 0} and len(m["rounds"]) == 3
+    assert m["rounds"][1]["in_mib_s"] == 31.0
+    with pytest.raises(ValueError):
+        device.swap_rounds_merge([])
+    r = copy.deepcopy(res)
+    r["device"]["devices"]["ramzswap"]["swap"]["rounds"] = [{}, {}, {}]
+    assert any("median of 3 rounds" in row.section for row in report.headline(r))
+    for d in ("ramzswap", "zram", "brd"):
+        r["device"]["devices"][d]["swap"]["rounds"] = runs
+    assert "ramzswap 36.6/65.3, 38.8/31.0, 39.5/74.5;" in report.io_table(r)
+
+
 def test_alloc_matrix_and_caps() -> None:
     plan = alloc.AllocPlan(kib=16384, churn=2, dists=("uniform", "n1400"), maps=(False, True),
                            ladder_kib=(16384, 65536, 1048576), ladder_churn=2)
