@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vm.paths import DEFAULT_KERNEL
+
 SCHEMA_VERSION = 1
 PAGE = 4096
 ALLOCATORS = ("xvmalloc", "zsmalloc", "kmalloc", "kmem_cache")
@@ -753,7 +755,7 @@ def plots(res: dict[str, Any], out: Path) -> list[Path]:
 
 
 def write(res: dict[str, Any], out_root: Path, stamp: str | None = None,
-          latest: Callable[[str], str] | None = None) -> Path:
+          latest: Callable[[str, str], str] | None = None) -> Path:
     """results/<stamp>-<plan>/{results.json,report.md,*.png} and the latest copy of the
     report (its images and raw JSON stay in the run's directory, which it names); a
     run marked not valid for speed ratios (host load) does not replace the latest."""
@@ -765,11 +767,20 @@ def write(res: dict[str, Any], out_root: Path, stamp: str | None = None,
     (d / "report.md").write_text(markdown(res))
     if res["host"].get("valid_for_speed") is False:
         return d        # latest*.md only takes runs valid for speed ratios
-    name = (latest or latest_name)(res["plan"])
+    name = (latest or latest_name)(res["plan"], series_of(res["guest"].get("release", "")))
     (out_root / name).write_text(
         f"<!-- copy of {d.name}/report.md -->\n" + markdown(res, image_prefix=f"{d.name}/"))
     return d
 
 
-def latest_name(plan: str) -> str:
-    return "latest.md" if plan == "full" else f"latest-{plan}.md"
+def series_of(release: str) -> str:
+    """"6.12.118-ramzswap" -> "6.12" (the default series if it cannot tell)."""
+    parts = release.split(".")
+    return ".".join(parts[:2]) if len(parts) >= 2 and parts[1].isdigit() else DEFAULT_KERNEL
+
+
+def latest_name(plan: str, series: str = DEFAULT_KERNEL) -> str:
+    """latest.md (full) or latest-<plan>.md on the default kernel series,
+    latest-<series>.md or latest-<series>-<plan>.md on another one."""
+    tags = ([] if series == DEFAULT_KERNEL else [series]) + ([] if plan == "full" else [plan])
+    return "-".join(["latest", *tags]) + ".md"

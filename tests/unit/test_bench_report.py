@@ -322,6 +322,12 @@ def test_write(tmp_path: Path, res: dict[str, Any]) -> None:
     for png in ("density.png", "ns_vs_pool.png", "device_mibs.png"):
         assert (out / png).stat().st_size > 1000
     assert report.latest_name("full") == "latest.md"
+    assert report.latest_name("quick", "6.1") == "latest-quick.md"
+    assert report.latest_name("full", "6.12") == "latest-6.12.md"
+    assert report.latest_name("quick", "6.12") == "latest-6.12-quick.md"
+    assert report.series_of("6.12.118-ramzswap") == "6.12"
+    assert report.series_of("6.1.192-ramzswap") == "6.1"
+    assert report.series_of("") == "6.1"
 
 
 # ---- device.py, alloc.py, corpus.py pure parts -------------------------------------------------
