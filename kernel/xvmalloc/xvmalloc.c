@@ -14,7 +14,7 @@
  * swap device, a page stored raw) is a whole-page object: one page of its
  * own with no header, so it costs exactly one page and is never bounced.
  * Packed, a 4096-byte object would need a 4100-byte block: three filled a
- * 16 KiB area with 12 bytes spilling into its fourth page (1.33 pages
+ * 4-page area with 12 bytes spilling into its fourth page (1.33 pages
  * each), and every such object crossed a page.  The cut-off is where a
  * block stops fitting in a page: an object of up to PAGE_SIZE - 4 bytes
  * packs at least as densely as a page of its own (a uniform run of
@@ -36,8 +36,8 @@
  * their counters against each other but cannot walk them, and
  * xv_destroy_pool() cannot free those still allocated.
  *
- * Areas.  Blocks live in areas: linear spaces of XV_AREA_SIZE (16 KiB)
- * bytes backed by XV_AREA_PAGES (4) order-0 pages that need not be
+ * Areas.  Blocks live in areas: linear spaces of XV_AREA_SIZE (64 KiB)
+ * bytes backed by XV_AREA_PAGES (16) order-0 pages that need not be
  * contiguous, allocated with the caller's gfp plus __GFP_HIGHMEM.  Blocks
  * are laid end to end and may cross page boundaries, so an object larger
  * than PAGE_SIZE / 2 no longer pins a page that only small objects could
@@ -51,6 +51,19 @@
  * chunks of struct xv_area, each the list of an area's pages) turns an id
  * into its pages in O(1) without the pool lock.
  *
+ * Why 16 pages.  Filled with no frees, a pool wastes the free rest at the
+ * end of each area's last page that no later, smaller object took: with
+ * compressed pages of a narrow range of sizes about half an object per
+ * area.  On the bench's swap mix (a 96 MiB hog, a fifth of its pages
+ * incompressible, held paged out; 6.1 perf guest, 2026-12-04) pool bytes /
+ * bytes stored were 1.024 with 4-page areas, 1.013 with 8 and 1.0075 with
+ * 16 (zsmalloc: 1.030); in the host build, objects of 1024..3072 bytes
+ * fill to a density of 0.973, 0.985 and 0.990.  A larger area costs no
+ * memory up front (areas are sparse) and less lowmem per pool byte; what
+ * grows is an area's chain of free blocks, walked on unlink and on
+ * coalescing: 1.6 to 2.6 blocks after a churn with 4 pages, 5.6 to 8.9
+ * with 16 (host build).
+ *
  * The stash.  A page an area gives up goes first to the pool's stash, up
  * to XV_STASH_MAX (8) pages and one page in XV_STASH_FRACTION (32) of the
  * pages in areas (so a pool of under 32 pages, or an emptied one, keeps
@@ -63,13 +76,13 @@
  * them back first (the stash holds nothing while it runs, so its "pages
  * given back" are) and xv_destroy_pool() frees them.
  *
- * Addresses.  A block is named by a u32 "block address": area id << 12 |
+ * Addresses.  A block is named by a u32 "block address": area id << 14 |
  * offset / 4.  Packed objects' handles are block addresses (so 0 is never
  * a valid handle).
  * Ids are recycled LIFO through the table's free slots.  Where unsigned
  * long has 32 bits (i386) the top bit of a handle is the whole-page tag,
- * so block addresses have 31 bits: at most 2^19 - 1 areas (8 GiB of
- * packed objects) per pool; elsewhere 2^20 - 1 (16 GiB).
+ * so block addresses have 31 bits: at most 2^17 - 1 areas (8 GiB of
+ * packed objects) per pool; elsewhere 2^18 - 1 (16 GiB).
  *
  * Blocks.  An allocated block starts with a u32 header: block size in
  * 4-byte units and the exact size asked for (xv_obj_size() returns it),
@@ -92,7 +105,7 @@
  * its further accesses and unmaps them in reverse order before the lock is
  * dropped: every kmap_local_page() of a highmem page costs a PTE update
  * and a TLB flush on unmap.  A chain walk is bounded by the free blocks of
- * one area (1.6 to 2.6 after a churn in the host build), not by the pool.
+ * one area (5.6 to 8.9 after a churn in the host build), not by the pool.
  *
  * Nodes.  An allocation never needs a new node (the object takes the
  * front of a free block, which shrinks or goes; a new area's free rest
@@ -108,20 +121,20 @@
  * use out of the last chunk and frees it: the table follows the free
  * blocks down.
  *
- * Lowmem cost.  An area's entry (24 bytes on i386, 40 on 64-bit) plus a
+ * Lowmem cost.  An area's entry (72 bytes on i386, 136 on 64-bit) plus a
  * node per free block, plus the chunks' slack: meta_bytes in
  * xv_get_stats() counts the table chunks and the node directory exactly
  * (xv_check_pool() recounts them); the fixed part per pool (struct
- * xv_pool and the area directory: 13.4 KiB on i386) is not in it.
+ * xv_pool and the area directory: 10.7 KiB on i386) is not in it.
  * Measured in the host build (tests/unit/xvmalloc_host, meta_bytes /
  * bytes_in_pool after the fill and after ten rounds of churn of 10000
  * objects, four size mixes, compressed-page-like sizes among them):
- * 0.45% to 0.51% with the i386 layout (-m32; the compressed-page-like mix
- * the highest), up to 0.59% on 64-bit (8-byte page pointers); 5000
- * objects under -m32: 0.53%.  So about 0.5%, not under it in every mix.
- * After freeing three objects in four (sparse areas, and area table
- * chunks are never freed) it reaches about 0.75% (i386) and 0.93%
- * (64-bit), until xv_compact().
+ * 0.14% to 0.16% after the fill and 0.29% to 0.41% after the churn with
+ * the i386 layout (-m32; the compressed-page-like mix the highest), 0.24%
+ * to 0.51% on 64-bit (8-byte page pointers); so under 0.5%.  After
+ * freeing three objects in four (sparse areas, and area table chunks are
+ * never freed) it reaches about 0.57% (i386) and 0.76% (64-bit), until
+ * xv_compact().
  *
  * Free lists.  Two-level segregated fit (Masmano et al., 2004): the first
  * level splits sizes by power of two, the second divides each power of

@@ -17,13 +17,14 @@
 #include "xvmalloc.h"
 
 /*
- * An area is the unit of growth: 1 << XV_AREA_PAGES_LOG2 order-0 pages,
+ * An area is the unit of growth: 1 << XV_AREA_PAGES_LOG2 order-0 pages
+ * (16: see "Why 16 pages" in xvmalloc.c),
  * not contiguous, seen as one linear space of XV_AREA_SIZE bytes.  The
  * userspace harness overrides this to compare designs; 0 gives the 2009
  * behaviour (no block may cross a page).
  */
 #ifndef XV_AREA_PAGES_LOG2
-#define XV_AREA_PAGES_LOG2	2
+#define XV_AREA_PAGES_LOG2	4
 #endif
 #define XV_AREA_PAGES		BIT(XV_AREA_PAGES_LOG2)
 #define XV_AREA_SHIFT		(PAGE_SHIFT + XV_AREA_PAGES_LOG2)
@@ -43,8 +44,8 @@
  * used, so no valid address is 0.  The top bit of a handle tags a
  * whole-page object (XV_WHOLE_TAG), so where unsigned long has 32 bits a
  * block address has XV_ADDR_BITS = 31 bits and the area id one bit less
- * than it would otherwise have: 2^19 - 1 areas (8 GiB of packed objects)
- * per pool on i386; 2^20 - 1 (16 GiB) on 64-bit.
+ * than it would otherwise have: with 16-page areas, 2^17 - 1 areas (8 GiB
+ * of packed objects) per pool on i386; 2^18 - 1 (16 GiB) on 64-bit.
  */
 #define XV_ADDR_BITS		(BITS_PER_LONG > 32 ? 32 : BITS_PER_LONG - 1)
 #define XV_OFF_BITS		(XV_AREA_SHIFT - XV_ALIGN_SHIFT)

@@ -470,7 +470,7 @@ static void xvt_nomem(struct kunit *test)
 {
 	struct xvt_ctx *ctx = test->priv;
 	struct xv_pool_stats st;
-	struct xvt_obj o[12];
+	struct xvt_obj o[2 * XV_AREA_PAGES + 4];
 	u64 failures = 0;
 	u32 nth, n, i;
 	int ret = 0;
@@ -503,7 +503,7 @@ static void xvt_nomem(struct kunit *test)
 static void xvt_nomem_chunk(struct kunit *test)
 {
 	struct xvt_ctx *ctx = test->priv;
-	const u32 cap = XV_CHUNK_AREAS * 4;
+	const u32 cap = XV_CHUNK_AREAS * XV_AREA_PAGES + 2;
 	struct xv_pool_stats st;
 	struct xvt_obj *objs;
 	u32 n, i;

@@ -149,7 +149,7 @@ def test_i386_word_size(host_run: Runner) -> None:
     assert _f(fig, "meta_lowmem_ratio") <= 0.0055
 
 
-@pytest.mark.parametrize("log2_pages", [1, 3])
+@pytest.mark.parametrize("log2_pages", [1, 2, 3])
 def test_other_area_sizes(host_run: Runner, log2_pages: int) -> None:
     host_run(f"pages{1 << log2_pages}", [f"-DXV_AREA_PAGES_LOG2={log2_pages}"],
              ["-s", "3", "-n", "50000", "-m", "5000"])

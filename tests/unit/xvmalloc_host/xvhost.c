@@ -695,11 +695,11 @@ static void test_failures(void)
 	for (nth = 1; nth <= XV_AREA_PAGES + 1; nth++) {
 		struct xv_pool *pool = xv_create_pool("fail");
 		struct xv_pool_stats st;
-		struct obj o[8];
+		struct obj o[XV_AREA_PAGES + 4];
 		int ret = 0;
 
 		xv_pool_fail_nth(pool, nth);
-		for (n = 0; n < 8; n++) {
+		for (n = 0; n < ARRAY_SIZE(o); n++) {
 			ret = obj_alloc(pool, &o[n], XV_MAX_PACKED, GFP_KERNEL);
 			if (ret)
 				break;
