@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vm.paths import DEFAULT_KERNEL
+from vm.paths import DEFAULT_KERNEL, series_of
 
 SCHEMA_VERSION = 1
 PAGE = 4096
@@ -771,12 +771,6 @@ def write(res: dict[str, Any], out_root: Path, stamp: str | None = None,
     (out_root / name).write_text(
         f"<!-- copy of {d.name}/report.md -->\n" + markdown(res, image_prefix=f"{d.name}/"))
     return d
-
-
-def series_of(release: str) -> str:
-    """"6.12.118-ramzswap" -> "6.12" (the default series if it cannot tell)."""
-    parts = release.split(".")
-    return ".".join(parts[:2]) if len(parts) >= 2 and parts[1].isdigit() else DEFAULT_KERNEL
 
 
 def latest_name(plan: str, series: str = DEFAULT_KERNEL) -> str:

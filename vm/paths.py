@@ -25,6 +25,12 @@ KERNELS = ("6.1", "6.12")
 DEFAULT_KERNEL = "6.1"
 
 
+def series_of(release: str) -> str:
+    """"6.12.118-ramzswap" -> "6.12" (the default series if it cannot tell)."""
+    parts = release.split(".")
+    return ".".join(parts[:2]) if len(parts) >= 2 and parts[1].isdigit() else DEFAULT_KERNEL
+
+
 def cache_root() -> Path:
     """Root of every build product and log."""
     env = os.environ.get("RAMZSWAP_CACHE")

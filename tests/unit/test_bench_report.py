@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bench import alloc, corpus, device, report
+from vm import paths
 
 MiB = 1 << 20
 PAGE_BYTES = 4096
@@ -325,9 +326,9 @@ def test_write(tmp_path: Path, res: dict[str, Any]) -> None:
     assert report.latest_name("quick", "6.1") == "latest-quick.md"
     assert report.latest_name("full", "6.12") == "latest-6.12.md"
     assert report.latest_name("quick", "6.12") == "latest-6.12-quick.md"
-    assert report.series_of("6.12.118-ramzswap") == "6.12"
-    assert report.series_of("6.1.192-ramzswap") == "6.1"
-    assert report.series_of("") == "6.1"
+    assert paths.series_of("6.12.118-ramzswap") == "6.12"
+    assert paths.series_of("6.1.192-ramzswap") == "6.1"
+    assert paths.series_of("") == "6.1"
 
 
 # ---- device.py, alloc.py, corpus.py pure parts -------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from vm.guest import Guest
+from vm.paths import series_of
 from vm.testing.kunit import run_suite
 
 pytestmark = [pytest.mark.vm, pytest.mark.debug_only]
@@ -23,7 +24,7 @@ CASES_6_12 = [*CASES, "test_kmalloc_redzone_access", "test_kfree_rcu", "test_lea
 
 
 def expected_cases(release: str) -> list[str]:
-    return CASES_6_12 if release.startswith("6.12.") else CASES
+    return CASES_6_12 if series_of(release) == "6.12" else CASES
 
 
 def test_slub_debug_metadata_on_every_cache(guest: Guest) -> None:
