@@ -905,6 +905,9 @@ static u32 xv_install(struct xv_pool *pool, struct xv_grow *g, u32 end, u32 nid)
 		WRITE_ONCE(pool->next_id, id + 1);
 	}
 	memset(area, 0, sizeof(*area));
+	/* born during a compaction: not for it to try (its work stays bounded) */
+	if (pool->compactor)
+		area->flags = XV_AREA_TRIED;
 	xv_populate(pool, area, 0, end, g);
 	pool->nr_areas++;
 	n = xv_node(pool, nid);
@@ -1847,7 +1850,9 @@ static void xv_compact_prepare(struct xv_pool *pool)
  * back to the page allocator whole; what could not be emptied (an object
  * just allocated and not yet in the owner's table, or memory ran out) is
  * put back on the lists.  Rounds go on while they free pages and areas
- * remain that were not tried.  Moves allocate with GFP_NOWAIT and the
+ * remain that were not tried; an area made while xv_compact() runs is not
+ * tried, so however fast others allocate and free meanwhile, the work is
+ * bounded by the areas the pool had when it began.  Moves allocate with GFP_NOWAIT and the
  * copy goes through a buffer of the pool: nothing sleeps under @walk's
  * locks.  Allocation, freeing and mapping go on meanwhile on other CPUs.
  *

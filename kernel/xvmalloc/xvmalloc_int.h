@@ -106,7 +106,7 @@
 
 /* struct xv_area flags */
 #define XV_AREA_ISOLATED	BIT(0)	/* its free blocks are off the lists */
-#define XV_AREA_TRIED		BIT(1)	/* isolated once in this xv_compact() */
+#define XV_AREA_TRIED		BIT(1)	/* isolated in this xv_compact(), or made during it */
 
 /**
  * struct xv_area - the pages of one area, or a free slot in the area table
