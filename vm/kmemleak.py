@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from vm.klog import OUR_FRAME
 
 _HEAD = re.compile(r"(?m)^\s*unreferenced object 0x[0-9a-f]+")
+_SIZE = re.compile(r"^\s*unreferenced object 0x[0-9a-f]+ \(size (\d+)\):")
+_COMM = re.compile(r'(?m)^\s*comm "([^"]*)", pid')
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,18 @@ class Leak:
             if ln.strip().startswith("backtrace"):
                 return [x.strip() for x in lines[i + 1:] if x.strip()]
         return []
+
+    @property
+    def size(self) -> int | None:
+        """The object's size in bytes, from the report's first line."""
+        m = _SIZE.match(self.text)
+        return int(m.group(1)) if m else None
+
+    @property
+    def comm(self) -> str | None:
+        """The task that allocated the object."""
+        m = _COMM.search(self.text)
+        return m.group(1) if m else None
 
     @property
     def ours(self) -> bool:

@@ -208,11 +208,12 @@ def test_spec_and_output_round_trip() -> None:
 
 
 def test_kmemleak_and_zoneinfo_parsing() -> None:
-    report = ("unreferenced object 0xc1 (size 32):\n  comm \"x\"\n  backtrace:\n"
+    report = ("unreferenced object 0xc1 (size 32):\n  comm \"x\", pid 7, jiffies 1\n  backtrace:\n"
               "    [<c1>] kstrdup\nunreferenced object 0xc2 (size 64):\n  backtrace:\n"
               "    [<c2>] xv_malloc+0x1/0x2 [xvmalloc]\n")
     leaks = kmemleak.parse(report)
     assert [lk.ours for lk in leaks] == [False, True]
+    assert [(lk.size, lk.comm) for lk in leaks] == [(32, "x"), (64, None)]
     zi = ("Node 0, zone      DMA\n  pages free     3000\n        min      10\n"
           "Node 0, zone   Normal\n  pages free     211567\n        boost    0\n"
           "        min      929\n        low      1161\n        high     1393\n"
