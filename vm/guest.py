@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vm import klog, paths, qemu, stats
+from vm import klog, kmemleak, paths, qemu, stats
 from vm.errors import StepError
 from vm.image import Image
 from vm.kernel import KernelBuild
@@ -120,7 +120,7 @@ class Guest:
     def kmemleak_scan(self) -> str:
         """Scan for leaks (twice, 5 s apart: kmemleak reports an object only
         once it looked unreferenced in two scans) and return the reports."""
-        kml = "/sys/kernel/debug/kmemleak"
+        kml = kmemleak.PATH
         self.run(f"echo scan > {kml}; sleep 5; echo scan > {kml}", timeout=900)
         return self.cat(kml)
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from vm.klog import OUR_FRAME
 
+PATH = "/sys/kernel/debug/kmemleak"
+
 _HEAD = re.compile(r"(?m)^\s*unreferenced object 0x[0-9a-f]+")
 _SIZE = re.compile(r"^\s*unreferenced object 0x[0-9a-f]+ \(size (\d+)\):")
 _COMM = re.compile(r'(?m)^\s*comm "([^"]*)", pid')

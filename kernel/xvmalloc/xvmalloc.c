@@ -1852,9 +1852,9 @@ static void xv_compact_prepare(struct xv_pool *pool)
  * put back on the lists.  Rounds go on while they free pages and areas
  * remain that were not tried; an area made while xv_compact() runs is not
  * tried, so however fast others allocate and free meanwhile, the work is
- * bounded by the areas the pool had when it began.  Moves allocate with GFP_NOWAIT and the
- * copy goes through a buffer of the pool: nothing sleeps under @walk's
- * locks.  Allocation, freeing and mapping go on meanwhile on other CPUs.
+ * bounded by the areas the pool had when it began.  Moves allocate with
+ * GFP_NOWAIT and the copy goes through a buffer of the pool: nothing
+ * sleeps under @walk's locks.  Allocation, freeing and mapping go on meanwhile on other CPUs.
  *
  * Context: process context, may sleep; one xv_compact() per pool at a
  * time (others wait).  @walk runs in the calling task.

@@ -731,7 +731,7 @@ def test_reset_cycles(rzs: Rzs, guest: Any) -> None:
 
 
 def test_insmod_rmmod_cycles_no_leaks(rzs: Rzs, guest: Any) -> None:
-    kml = "/sys/kernel/debug/kmemleak"
+    kml = kmemleak.PATH
     have_kmemleak = guest.run(f"echo clear > {kml}", check=False).status == 0
     if guest.flavour == "debug":
         assert have_kmemleak, "the debug kernel should have kmemleak"

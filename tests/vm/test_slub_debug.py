@@ -41,9 +41,6 @@ def test_slub_debug_metadata_on_every_cache(guest: Guest) -> None:
     assert "page_poison=1" in guest.cat("/proc/cmdline").split()
 
 
-KMEMLEAK = "/sys/kernel/debug/kmemleak"
-
-
 def is_leak_destroy_object(leak: kmemleak.Leak) -> bool:
     """The object 6.12's test_leak_destroy allocates from its 64-byte cache
     and never frees.  Matched by size and task, not by backtrace: slub_kunit
@@ -54,18 +51,18 @@ def is_leak_destroy_object(leak: kmemleak.Leak) -> bool:
 
 def test_slub_kunit_detects_corruption(guest: Guest) -> None:
     leak_case = "test_leak_destroy" in expected_cases(guest.release)
-    leakcheck = leak_case and guest.run(f"test -w {KMEMLEAK}", check=False).status == 0
+    leakcheck = leak_case and guest.run(f"test -w {kmemleak.PATH}", check=False).status == 0
     if leakcheck:
         # what is reported by now is not this test's
         guest.kmemleak_scan()
-        guest.run(f"echo clear > {KMEMLEAK}")
+        guest.run(f"echo clear > {kmemleak.PATH}")
     run = run_suite(guest, SUITE, "slub_kunit", "modprobe slub_kunit")
     if leakcheck:
         # the one leak this test expects, and only it; cleared, so that no
         # later test's kmemleak check sees it
         guest.run("sleep 6")
         found = [lk for lk in kmemleak.parse(guest.kmemleak_scan()) if is_leak_destroy_object(lk)]
-        guest.run(f"echo clear > {KMEMLEAK}")
+        guest.run(f"echo clear > {kmemleak.PATH}")
         shown = "\n\n".join(lk.text for lk in found)
         assert len(found) == 1, ("test_leak_destroy's object: expected exactly one kmemleak "
                                  f"report, got {len(found)}:\n{shown}")

@@ -89,7 +89,7 @@ def test_load_unload_cycles(guest: Guest) -> None:
     kernel has it, must find nothing new."""
     mods = guest.modules_dir
     with_kunit = guest.flavour == "debug"
-    kml = "/sys/kernel/debug/kmemleak"
+    kml = kmemleak.PATH
     guest.run("mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug")
     _unload(guest, "ramzswap", "xvmalloc_test", "xvmalloc")
     leakcheck = guest.run(f"test -w {kml}", check=False).status == 0

@@ -26,7 +26,7 @@ from vm.guest import Guest, console_since, console_size
 from vm.ssh import SshError
 from vm.step import say
 
-KMEMLEAK = "/sys/kernel/debug/kmemleak"
+KMEMLEAK = kmemleak.PATH
 
 
 class GuestFailure(AssertionError):
